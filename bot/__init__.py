@@ -1,0 +1,3 @@
+"""The Central Asia weekly digest bot."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,256 @@
+"""The `bot` command: a thin click layer over the library. The only place that reads the
+real clock, the environment and `.env`, and that turns `BotError` into exit code 2."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.config import Settings
+from bot.errors import BotError, InputError, one_line
+from bot.model import Article, Country, NewArticle, parse_country
+from bot.store import ArticleQuery, Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+class BotGroup(click.Group):
+    """A group whose errors are one line on stderr: exit 2 for bad input, never a traceback."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        try:
+            result = super().main(args, prog_name or "bot", complete_var,
+                                  standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            code = 1
+        except click.ClickException as exc:
+            click.echo(f"error: {one_line(exc.format_message())} (see --help)", err=True)
+            code = 2
+        except BotError as exc:
+            for line in exc.lines():
+                click.echo(f"error: {line}", err=True)
+            code = exc.exit_code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@dataclass
+class Context:
+    """What every command gets: settings (read once, lazily) and the clock."""
+
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_environ(read_environment())
+        return self._settings
+
+    def now(self) -> dt.datetime:
+        """The real clock, in the newsroom's zone; BOT_FAKE_NOW pins it for tests."""
+        fake = os.environ.get("BOT_FAKE_NOW")
+        if fake:
+            try:
+                pinned = dt.datetime.fromisoformat(fake)
+            except ValueError:
+                raise InputError(f"BOT_FAKE_NOW must be an ISO date and time, got {fake!r}")\
+                    from None
+            if pinned.tzinfo is None:
+                pinned = pinned.replace(tzinfo=self.settings.timezone)
+            return pinned.astimezone(self.settings.timezone)
+        return dt.datetime.now(self.settings.timezone)
+
+    def open_store(self) -> Store:
+        s = self.settings
+        return open_store(s.database, create_folder=s.database_is_default)
+
+
+def read_environment() -> dict[str, str]:
+    """The process environment over the values of `./.env` (the environment wins)."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="central-asia-digest-bot")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """The Central Asia weekly digest bot: articles in, a French digest out each week."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log the Telegram token
+    ctx.obj = Context()
+
+
+@cli.command("import")
+@click.argument("location", metavar="PATH|URL")
+@click.option("--format", "fmt", type=click.Choice(["listing", "feed", "jsonl"]),
+              help="Input format; guessed from the content when not given.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the good records; write the bad ones, with reasons, to "
+                   "PATH.rejects next to the input.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; write nothing.")
+@pass_context
+def import_command(context: Context, location: str, fmt: str | None, skip_invalid: bool,
+                   dry_run: bool) -> None:
+    """Import articles from a listing, an RSS/Atom feed or JSON lines (file or URL)."""
+    from bot.errors import ImportRejected
+    from bot.ingest import load
+    from bot.rejects import write_rejects
+
+    now = context.now()
+    batch = load(location, fmt, context.settings.timezone, now.date())
+    if batch.errors and not skip_invalid:
+        raise ImportRejected(batch.errors)
+    with context.open_store() as store:
+        if dry_run:
+            stored = store.find_stored(batch.articles)
+            _echo_drafts(batch.articles, stored)
+            new = sum(a.content_hash not in stored for a in batch.articles)
+            click.echo(f"dry run: {new} new, {len(batch.articles) - new} already in the "
+                       f"store, {len(batch.errors)} rejected; nothing was written")
+            return
+        if batch.errors:
+            path = write_rejects(batch.source, batch.errors, now)
+            click.echo(f"{len(batch.errors)} bad records skipped, written to {path}", err=True)
+        result = store.insert_articles(batch.articles, now)
+    review = sum(1 for a in batch.articles if a.needs_review)
+    click.echo(f"{batch.source.name}: {len(result.inserted)} new articles, "
+               f"{len(result.duplicates)} already in the store ({batch.format})"
+               + (f"; {review} need review: bot articles list --needs-review" if review else ""))
+
+
+@cli.group()
+def articles() -> None:
+    """List and correct the stored articles."""
+
+
+@articles.command("list")
+@click.option("--week", help='An ISO week, like "2025-W34".')
+@click.option("--country", help="A country code (KZ KG UZ TJ TM REGION OTHER) or name.")
+@click.option("--needs-review", is_flag=True, help="Only articles an editor should check.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many articles.")
+@pass_context
+def list_articles(context: Context, week: str | None, country: str | None,
+                  needs_review: bool, as_json: bool, limit: int | None) -> None:
+    """List articles, newest first."""
+    from bot.digest import parse_week
+
+    iso = parse_week(week) if week else None
+    query = ArticleQuery(
+        since=iso.monday if iso else None, until=iso.next_monday if iso else None,
+        country=parse_country(country, field_name="--country") if country else None,
+        needs_review=needs_review, limit=limit,
+    )
+    with context.open_store() as store:
+        found = store.list_articles(query)
+    if as_json:
+        out = "".join(json.dumps(a.as_json(), ensure_ascii=False) + "\n" for a in found)
+        click.echo(out, nl=False)
+    else:
+        _echo_articles(found)
+
+
+@articles.command("edit")
+@click.argument("article_id", metavar="ID", type=int)
+@click.option("--country", help="The section it belongs in: a code or a name.")
+@click.option("--date", "day", help="Its date, like 2025-08-21.")
+@click.option("--title", help="A corrected title.")
+@click.option("--feature/--no-feature", default=None, help="Put it in « À la une », or not.")
+@pass_context
+def edit_article(context: Context, article_id: int, country: str | None, day: str | None,
+                 title: str | None, feature: bool | None) -> None:
+    """Correct an article's country, date, title or featured flag; clears needs-review."""
+    new_country: Country | None = parse_country(country, field_name="--country") \
+        if country else None
+    published = _parse_day(day) if day else None
+    if title is not None:
+        title = " ".join(title.split())
+        if not title:
+            raise InputError("--title must not be blank")
+    with context.open_store() as store:
+        article = store.edit_article(article_id, context.now(), title=title,
+                                     country=new_country, published=published,
+                                     featured=feature)
+    _echo_articles([article])
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@pass_context
+def config_check(context: Context) -> None:
+    """Validate the settings and print them, secrets masked."""
+    rows = context.settings.describe()
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        click.echo(f"{name:<{width}}  {value}")
+    click.echo("settings are valid")
+
+
+def _parse_day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f'--date must look like "2025-08-21", got {value!r}') from None
+
+
+def _columns(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    room = max(20, shutil.get_terminal_size((120, 20)).columns - sum(widths) - 2 * len(widths))
+    for row in [header, *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        last = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
+        click.echo("  ".join([*cells, last]).rstrip())
+
+
+def _echo_articles(found: list[Article]) -> None:
+    rows = [(str(a.id), a.published.isoformat(), a.date_source.value, a.country.value,
+             "★" if a.featured else "", a.needs_review or "", one_line(a.title)) for a in found]
+    _columns(rows, ("ID", "DATE", "DATED BY", "COUNTRY", "", "REVIEW", "TITLE"))
+    click.echo(f"{len(found)} articles")
+
+
+def _echo_drafts(found: list[NewArticle], stored: set[str]) -> None:
+    rows = [(a.location, a.published.isoformat(), a.date_source.value, a.country.value,
+             "stored" if a.content_hash in stored else "new", a.needs_review or "",
+             one_line(a.title)) for a in found]
+    _columns(rows, ("FROM", "DATE", "DATED BY", "COUNTRY", "STATUS", "REVIEW", "TITLE"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="bot")
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["Path", "cli", "main"]

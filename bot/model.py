@@ -1,0 +1,153 @@
+"""Domain values: countries and articles. Frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+from bot.errors import InputError
+from bot.tagging.text import fold
+
+
+class Country(enum.StrEnum):
+    """A digest section: one of the five countries, the region as a whole, or elsewhere."""
+
+    KZ = "KZ"
+    KG = "KG"
+    UZ = "UZ"
+    TJ = "TJ"
+    TM = "TM"
+    REGION = "REGION"
+    OTHER = "OTHER"
+
+    @property
+    def french_name(self) -> str:
+        return _FRENCH_NAMES[self]
+
+    @property
+    def flag(self) -> str:
+        return _FLAGS[self]
+
+
+FIVE: tuple[Country, ...] = (Country.KZ, Country.KG, Country.UZ, Country.TJ, Country.TM)
+
+_FRENCH_NAMES = {
+    Country.KZ: "Kazakhstan",
+    Country.KG: "Kirghizstan",
+    Country.UZ: "Ouzbékistan",
+    Country.TJ: "Tadjikistan",
+    Country.TM: "Turkménistan",
+    Country.REGION: "Asie centrale",
+    Country.OTHER: "Autres",
+}
+_FLAGS = {
+    Country.KZ: "🇰🇿",
+    Country.KG: "🇰🇬",
+    Country.UZ: "🇺🇿",
+    Country.TJ: "🇹🇯",
+    Country.TM: "🇹🇲",
+    Country.REGION: "🌏",
+    Country.OTHER: "🗞️",
+}
+_ALIASES = {
+    "kz": Country.KZ, "kazakhstan": Country.KZ, "kazakstan": Country.KZ,
+    "kg": Country.KG, "kirghizstan": Country.KG, "kirghizistan": Country.KG,
+    "kyrgyzstan": Country.KG, "kirghizie": Country.KG,
+    "uz": Country.UZ, "ouzbekistan": Country.UZ, "uzbekistan": Country.UZ,
+    "tj": Country.TJ, "tadjikistan": Country.TJ, "tajikistan": Country.TJ,
+    "tm": Country.TM, "turkmenistan": Country.TM, "turkmenie": Country.TM,
+    "region": Country.REGION, "asie centrale": Country.REGION, "central asia": Country.REGION,
+    "other": Country.OTHER, "autres": Country.OTHER, "autre": Country.OTHER,
+}
+
+
+def parse_country(value: str, *, field_name: str = "country") -> Country:
+    """A country from its code or a French or English name, any case, accents optional."""
+    key = " ".join(fold(value).replace("-", " ").split())
+    if key in _ALIASES:
+        return _ALIASES[key]
+    valid = ", ".join(c.value for c in Country)
+    raise InputError(f"{field_name}: unknown country {value!r}; use one of {valid} or a name")
+
+
+class DateSource(enum.StrEnum):
+    """Where an article's date came from, most trustworthy first."""
+
+    EXPLICIT = "explicit"  # given by the source (feed entry, JSON field)
+    EDITOR = "editor"  # set by an editor with `bot articles edit`
+    TEXT = "text"  # a French date written in the lead
+    NEIGHBOUR = "neighbour"  # borrowed from the nearest dated item in listing order
+    IMPORT = "import"  # the import day, for want of anything better
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """One parsed record, before tagging; `location` names its file and line or entry."""
+
+    location: str
+    title: str
+    lead: str
+    source: str
+    url: str | None = None
+    guid: str | None = None
+    published: dt.date | None = None
+    published_at: dt.datetime | None = None
+    country: Country | None = None
+    needs_review: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """A tagged draft, ready to be stored."""
+
+    title: str
+    lead: str
+    source: str
+    url: str | None
+    guid: str | None
+    published: dt.date
+    published_at: dt.datetime | None
+    date_source: DateSource
+    country: Country
+    countries: tuple[Country, ...]
+    needs_review: str | None
+    content_hash: str
+    location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article as the store holds it."""
+
+    id: int
+    title: str
+    lead: str
+    source: str
+    url: str | None
+    published: dt.date
+    published_at: dt.datetime | None
+    date_source: DateSource
+    country: Country
+    countries: tuple[Country, ...]
+    featured: bool
+    needs_review: str | None
+    content_hash: str
+    imported_at: dt.datetime
+    guid: str | None = None
+    edited_at: dt.datetime | None = field(default=None)
+
+    def as_json(self) -> dict[str, object]:
+        """The fields `bot articles list --json` prints, in a stable order."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "lead": self.lead,
+            "url": self.url,
+            "published": self.published.isoformat(),
+            "date_source": self.date_source.value,
+            "country": self.country.value,
+            "countries": [c.value for c in self.countries],
+            "needs_review": self.needs_review,
+            "featured": self.featured,
+        }

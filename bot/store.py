@@ -1,0 +1,343 @@
+"""The SQLite store: schema, migrations and every SQL statement of the project."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from bot.errors import NotFound, StoreError
+from bot.model import Article, Country, DateSource, NewArticle
+
+log = logging.getLogger(__name__)
+
+# Each entry upgrades the file from user_version N to N + 1. Append only: never edit one
+# that has shipped, since files in the field already ran it.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the article store
+    """
+    CREATE TABLE articles (
+        id            INTEGER PRIMARY KEY,
+        title         TEXT NOT NULL,
+        lead          TEXT NOT NULL,
+        url           TEXT UNIQUE,
+        guid          TEXT UNIQUE,
+        source        TEXT NOT NULL,
+        published     TEXT NOT NULL,              -- local date, YYYY-MM-DD
+        published_at  TEXT,                       -- UTC instant when the source gave one
+        date_source   TEXT NOT NULL
+            CHECK (date_source IN ('explicit', 'editor', 'text', 'neighbour', 'import')),
+        country       TEXT NOT NULL
+            CHECK (country IN ('KZ', 'KG', 'UZ', 'TJ', 'TM', 'REGION', 'OTHER')),
+        countries     TEXT NOT NULL DEFAULT '',   -- space-separated codes, strongest first
+        featured      INTEGER NOT NULL DEFAULT 0 CHECK (featured IN (0, 1)),
+        needs_review  TEXT,                       -- the reason, NULL when fine
+        content_hash  TEXT NOT NULL UNIQUE,
+        imported_at   TEXT NOT NULL,
+        edited_at     TEXT
+    );
+    CREATE INDEX articles_by_date ON articles (published, id);
+    CREATE INDEX articles_by_country ON articles (country, published, id);
+    CREATE INDEX articles_needing_review ON articles (published) WHERE needs_review IS NOT NULL;
+    """,
+    # 2: readers, frozen digests and the delivery ledger
+    """
+    CREATE TABLE subscribers (
+        id               INTEGER PRIMARY KEY,
+        channel          TEXT NOT NULL CHECK (channel IN ('email', 'telegram')),
+        address          TEXT NOT NULL,           -- email address or Telegram chat id
+        locale           TEXT NOT NULL DEFAULT 'fr',
+        countries        TEXT NOT NULL DEFAULT '',-- space-separated codes; empty = all
+        status           TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'blocked')),
+        consent_source   TEXT,
+        created_at       TEXT NOT NULL,
+        confirmed_at     TEXT,
+        unsubscribed_at  TEXT,
+        updated_at       TEXT NOT NULL,
+        UNIQUE (channel, address)
+    );
+    CREATE INDEX subscribers_by_status ON subscribers (channel, status);
+    CREATE TABLE digests (
+        id              INTEGER PRIMARY KEY,
+        week            TEXT NOT NULL UNIQUE,     -- ISO week, 2025-W34
+        status          TEXT NOT NULL DEFAULT 'frozen'
+            CHECK (status IN ('frozen', 'sending', 'sent')),
+        schema_version  INTEGER NOT NULL,
+        snapshot        TEXT NOT NULL,            -- the frozen digest as JSON
+        frozen_at       TEXT NOT NULL,
+        sent_at         TEXT
+    );
+    CREATE TABLE deliveries (
+        id               INTEGER PRIMARY KEY,
+        digest_id        INTEGER NOT NULL REFERENCES digests (id),
+        subscriber_id    INTEGER NOT NULL REFERENCES subscribers (id),
+        status           TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sending', 'sent', 'skipped', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        lease_until      TEXT,
+        last_error       TEXT,
+        message_id       TEXT,
+        parts_sent       INTEGER NOT NULL DEFAULT 0,
+        updated_at       TEXT NOT NULL,
+        UNIQUE (digest_id, subscriber_id)
+    );
+    CREATE INDEX deliveries_to_claim ON deliveries (digest_id, status, next_attempt_at);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ARTICLE_COLUMNS = (
+    "id, title, lead, url, guid, source, published, published_at, date_source, country, "
+    "countries, featured, needs_review, content_hash, imported_at, edited_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InsertResult:
+    """What an import wrote: new rows, and the drafts that were already stored."""
+
+    inserted: list[int]
+    duplicates: list[NewArticle]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleQuery:
+    """A filter for `Store.list_articles`; dates are local, `until` excluded."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    country: Country | None = None
+    needs_review: bool = False
+    limit: int | None = None
+
+
+class Store:
+    """One open SQLite database; use `open_store` to get one."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        self.conn = conn
+        self.path = path
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- articles -------------------------------------------------------------------------
+
+    def insert_articles(self, articles: Sequence[NewArticle], now: dt.datetime) -> InsertResult:
+        """Insert in one transaction; an article already stored (same hash, url or guid) is
+        left as it is, edits included."""
+        inserted: list[int] = []
+        duplicates: list[NewArticle] = []
+        imported_at = _instant(now)
+        sql = (
+            "INSERT OR IGNORE INTO articles (title, lead, url, guid, source, published, "
+            "published_at, date_source, country, countries, needs_review, content_hash, "
+            "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        try:
+            with self.transaction() as conn:
+                for a in articles:
+                    cur = conn.execute(sql, (
+                        a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
+                        _instant(a.published_at) if a.published_at else None,
+                        a.date_source.value, a.country.value,
+                        " ".join(c.value for c in a.countries), a.needs_review,
+                        a.content_hash, imported_at,
+                    ))
+                    if cur.rowcount:
+                        inserted.append(int(cur.lastrowid or 0))
+                    else:
+                        duplicates.append(a)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: cannot write the store ({exc})") from None
+        return InsertResult(inserted, duplicates)
+
+    def find_stored(self, articles: Iterable[NewArticle]) -> set[str]:
+        """The content hashes of `articles` that the store already holds (by hash, url or
+        guid), without writing anything: what `--dry-run` needs."""
+        found: set[str] = set()
+        sql = ("SELECT 1 FROM articles WHERE content_hash = ? OR url = ? OR guid = ? LIMIT 1")
+        for a in articles:
+            if self.conn.execute(sql, (a.content_hash, a.url, a.guid)).fetchone():
+                found.add(a.content_hash)
+        return found
+
+    def list_articles(self, query: ArticleQuery) -> list[Article]:
+        """Articles matching `query`, newest first (listing order within a day)."""
+        sql, params = _select_articles(query)
+        return [_article(row) for row in self.conn.execute(sql, params)]
+
+    def explain_list_articles(self, query: ArticleQuery) -> list[str]:
+        """SQLite's query plan for `list_articles`, to check that it uses an index."""
+        sql, params = _select_articles(query)
+        return [str(row[3]) for row in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+    def get_article(self, article_id: int) -> Article:
+        sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?"  # noqa: S608
+        row = self.conn.execute(sql, (article_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"article {article_id} does not exist; see `bot articles list`")
+        return _article(row)
+
+    def edit_article(self, article_id: int, now: dt.datetime, *, title: str | None = None,
+                     country: Country | None = None, published: dt.date | None = None,
+                     featured: bool | None = None) -> Article:
+        """Apply an editor's corrections and clear `needs_review`."""
+        sets = ["needs_review = NULL", "edited_at = ?"]
+        params: list[object] = [_instant(now)]
+        if title is not None:
+            sets.append("title = ?")
+            params.append(title)
+        if country is not None:
+            sets.append("country = ?")
+            params.append(country.value)
+        if published is not None:
+            sets += ["published = ?", "published_at = NULL", "date_source = 'editor'"]
+            params.append(published.isoformat())
+        if featured is not None:
+            sets.append("featured = ?")
+            params.append(int(featured))
+        with self.transaction() as conn:
+            self.get_article(article_id)
+            sql = f"UPDATE articles SET {', '.join(sets)} WHERE id = ?"  # noqa: S608
+            conn.execute(sql, [*params, article_id])
+        return self.get_article(article_id)
+
+    def count_articles(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+
+def open_store(path: Path | str, *, create_folder: bool = False) -> Store:
+    """Open (creating if needed) and migrate the database at `path`; ":memory:" works too.
+
+    The folder must exist unless `create_folder` (the embedded default `var/`): a typo in a
+    configured path should fail, not start an empty store somewhere else.
+    """
+    if str(path) == ":memory:":
+        return _connect(":memory:", None)
+    path = Path(path)
+    folder = path.parent
+    if create_folder:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create folder {folder} ({exc.strerror})") from None
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise StoreError(f"{path}: folder {folder} {what}; create it or set BOT_DATABASE")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{path}: folder {folder} cannot be written; set BOT_DATABASE")
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a database file; set BOT_DATABASE")
+    return _connect(str(path), path)
+
+
+def _connect(target: str, path: Path | None) -> Store:
+    try:
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        store = Store(conn, path)
+        migrate(store)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{target}: cannot open the store ({exc})") from None
+    return store
+
+
+def migrate(store: Store, *, target: int = SCHEMA_VERSION) -> None:
+    """Upgrade the file in place, one migration per transaction, up to `target`."""
+    current = store.schema_version
+    if current > SCHEMA_VERSION:
+        raise StoreError(f"{store.path}: schema version {current} is newer than this bot's "
+                         f"({SCHEMA_VERSION}); upgrade the bot")
+    for version in range(current, target):
+        log.info("migrating %s to schema version %d", store.path or "memory", version + 1)
+        store.conn.executescript(
+            f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\n"
+            "COMMIT;"
+        )
+
+
+def _select_articles(query: ArticleQuery) -> tuple[str, list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if query.since is not None:
+        where.append("published >= ?")
+        params.append(query.since.isoformat())
+    if query.until is not None:
+        where.append("published < ?")
+        params.append(query.until.isoformat())
+    if query.country is not None:
+        where.append("country = ?")
+        params.append(query.country.value)
+    if query.needs_review:
+        where.append("needs_review IS NOT NULL")
+    sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles"  # noqa: S608 - fixed column list
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY published DESC, id ASC"
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    return sql, params
+
+
+def _instant(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _article(row: Sequence[object]) -> Article:
+    (id_, title, lead, url, guid, source, published, published_at, date_source, country,
+     countries, featured, needs_review, content_hash, imported_at, edited_at) = row
+    return Article(
+        id=int(str(id_)),
+        title=str(title),
+        lead=str(lead),
+        url=str(url) if url is not None else None,
+        guid=str(guid) if guid is not None else None,
+        source=str(source),
+        published=dt.date.fromisoformat(str(published)),
+        published_at=dt.datetime.fromisoformat(str(published_at)) if published_at else None,
+        date_source=DateSource(str(date_source)),
+        country=Country(str(country)),
+        countries=tuple(Country(c) for c in str(countries).split()),
+        featured=bool(featured),
+        needs_review=str(needs_review) if needs_review is not None else None,
+        content_hash=str(content_hash),
+        imported_at=dt.datetime.fromisoformat(str(imported_at)),
+        edited_at=dt.datetime.fromisoformat(str(edited_at)) if edited_at else None,
+    )

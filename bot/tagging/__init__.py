@@ -1,0 +1,1 @@
+"""Pure tagging: which country an article is about, and which day it belongs to."""
