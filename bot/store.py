@@ -156,30 +156,28 @@ class Store:
     def insert_articles(self, articles: Sequence[NewArticle], now: dt.datetime) -> InsertResult:
         """Insert in one transaction; an article already stored (same hash, url or guid) is
         left as it is, edits included."""
-        inserted: list[int] = []
-        duplicates: list[NewArticle] = []
         imported_at = _instant(now)
-        sql = (
-            "INSERT OR IGNORE INTO articles (title, lead, url, guid, source, published, "
-            "published_at, date_source, country, countries, needs_review, content_hash, "
-            "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
+        rows = [(
+            a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
+            _instant(a.published_at) if a.published_at else None, a.date_source.value,
+            a.country.value, " ".join(c.value for c in a.countries), a.needs_review,
+            a.content_hash, imported_at,
+        ) for a in articles]
         try:
             with self.transaction() as conn:
-                for a in articles:
-                    cur = conn.execute(sql, (
-                        a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
-                        _instant(a.published_at) if a.published_at else None,
-                        a.date_source.value, a.country.value,
-                        " ".join(c.value for c in a.countries), a.needs_review,
-                        a.content_hash, imported_at,
-                    ))
-                    if cur.rowcount:
-                        inserted.append(int(cur.lastrowid or 0))
-                    else:
-                        duplicates.append(a)
+                # Rowids grow past the current maximum, and BEGIN IMMEDIATE keeps other
+                # writers out: the rows above it are exactly the ones this batch added.
+                before = conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
+                conn.executemany(
+                    "INSERT OR IGNORE INTO articles (title, lead, url, guid, source, published, "
+                    "published_at, date_source, country, countries, needs_review, content_hash, "
+                    "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                added = dict(conn.execute(
+                    "SELECT content_hash, id FROM articles WHERE id > ? ORDER BY id", (before,)))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: cannot write the store ({exc})") from None
+        inserted = [added[a.content_hash] for a in articles if a.content_hash in added]
+        duplicates = [a for a in articles if a.content_hash not in added]
         return InsertResult(inserted, duplicates)
 
     def find_stored(self, articles: Iterable[NewArticle]) -> set[str]:

@@ -28,6 +28,7 @@ def parse_listing(source: Source) -> ParseResult:
     lines = text_lines(source, decode_text(source))
     records = pair_lines([text for _, text in lines])
     result = ParseResult()
+    origin = source.short_name
     for record in records:
         numbers = [lines[i][0] for i in record]
         texts = [lines[i][1] for i in record]
@@ -41,10 +42,10 @@ def parse_listing(source: Source) -> ParseResult:
         elif len(record) == 1:
             lead = strip_teaser_mark(texts[0])
             result.drafts.append(ArticleDraft(location, title_from_lead(lead), lead,
-                                              source.short_name, needs_review=NO_TITLE))
+                                              origin, needs_review=NO_TITLE))
         else:
             result.drafts.append(ArticleDraft(location, strip_teaser_mark(texts[0]),
-                                              strip_teaser_mark(texts[1]), source.short_name))
+                                              strip_teaser_mark(texts[1]), origin))
     return result
 
 
@@ -98,7 +99,7 @@ def looks_like_title(line: str) -> bool:
 
 def strip_teaser_mark(text: str) -> str:
     """"… [...]" ends a cut teaser: drop the bracketed mark, keep the text and its "…"."""
-    return _TEASER_MARK.sub("", text)
+    return _TEASER_MARK.sub("", text) if text.endswith("]") else text
 
 
 def title_from_lead(lead: str, limit: int = 110) -> str:

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from bot.errors import InputError
 
-MAX_BYTES = 20 * 1024 * 1024  # far above any newsroom export or feed; stops a runaway URL
+MAX_URL_BYTES = 20 * 1024 * 1024  # far above any feed; stops a runaway download
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a whole archive export fits; a disk image does not
 MAX_LINE = 20_000
 FETCH_TIMEOUT = 15.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -37,10 +38,12 @@ def is_url(location: str) -> bool:
 
 
 def read_source(location: str, *, timeout: float = FETCH_TIMEOUT,
-                max_bytes: int = MAX_BYTES) -> Source:
+                max_bytes: int | None = None) -> Source:
     """Read a file or download an http(s) URL, refusing anything over `max_bytes`."""
     if is_url(location):
-        return Source(location, _download(location, timeout, max_bytes), Path.cwd(), True)
+        limit = max_bytes or MAX_URL_BYTES
+        return Source(location, _download(location, timeout, limit), Path.cwd(), True)
+    max_bytes = max_bytes or MAX_FILE_BYTES
     path = Path(location)
     try:
         with path.open("rb") as handle:

@@ -7,15 +7,26 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from bot.model import FIVE, Country
-from bot.tagging.gazetteer import NAMING_KINDS, WEIGHTS, Entry, Kind, entries
+from bot.tagging.gazetteer import NAMING_KINDS, Entry, Kind, entries
 from bot.tagging.text import words
 
-TITLE_WEIGHT = 3.0  # a mention in the title says more about the subject than one in the lead
+TITLE_WEIGHT = 3  # a mention in the title says more about the subject than one in the lead
 _REGION = Country.REGION.value
+REGION_IN_LEAD = 6  # "en Asie centrale" in a lead is mostly context: less than a city
+_COUNTRIES = {c.value: c for c in Country}
 _FIVE_CODES = tuple(c.value for c in FIVE)
 _DETERMINERS = frozenset({"les", "des", "ces", "aux", "leurs", "nos", "de", "d", "milliers"})
 _PLACE_PREPOSITIONS = frozenset({"de", "d", "du", "des", "en", "au", "aux"})
 _ARTICLES = frozenset({"la", "l", "le", "les"})
+_OF = frozenset({"de", "d", "du", "des"})
+_ABROAD = frozenset({Kind.FOREIGN, Kind.FOREIGN_DEMONYM})
+# "à Riyad", "depuis la Russie": a place abroad that is only where something happens.
+_LOCATIVES = frozenset({"a", "au", "aux", "en", "depuis", "vers", "dans", "pour", "par"})
+_QUALIFIERS = _OF | {"a", "au", "aux", "en", "dans"}
+# A meeting of the region is a region-wide subject even where a host city is named.
+_EVENTS = frozenset(words(
+    "sommet sommets summit réunion réunions forum conférence ministérielle ministres "
+    "chefs dirigeants présidents dialogue consultative consultatif format"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +44,7 @@ class Mention:
     entry: Entry
     position: int
     diaspora: bool = False
-
-    @property
-    def counts(self) -> bool:
-        return not self.diaspora and self.entry.kind is not Kind.FOREIGN
+    counts: bool = True  # false for a diaspora or a place abroad
 
 
 def _build_index() -> dict[str, list[tuple[tuple[str, ...], Entry]]]:
@@ -62,21 +70,27 @@ _INDEX = _build_index()
 def find_mentions(tokens: list[str]) -> list[Mention]:
     """Gazetteer phrases in `tokens`, longest match first."""
     found: list[Mention] = []
-    i, n = 0, len(tokens)
-    while i < n:
-        entry = _entry_at(tokens, i)
-        if entry is None:
-            i += 1
+    present = _INDEX.keys() & tokens  # most words are not ours: skip them in C
+    if not present:
+        return found
+    after = 0  # the first position not inside the previous match
+    for i in [i for i, token in enumerate(tokens) if token in present]:
+        if i < after:
             continue
-        found.append(Mention(entry, i, _is_diaspora(tokens, i, entry)))
-        i += len(words(entry.phrase))
+        match = _entry_at(tokens, i)
+        if match is not None:
+            entry, size = match
+            diaspora = _is_diaspora(tokens, i, entry)
+            counts = not diaspora and entry.kind not in _ABROAD
+            found.append(Mention(entry, i, diaspora, counts))
+            after = i + size
     return found
 
 
-def _entry_at(tokens: list[str], i: int) -> Entry | None:
+def _entry_at(tokens: list[str], i: int) -> tuple[Entry, int] | None:
     for key, entry in _INDEX.get(tokens[i], ()):
         if len(key) == 1 or tuple(tokens[i : i + len(key)]) == key:
-            return entry
+            return entry, len(key)
     return None
 
 
@@ -95,9 +109,10 @@ def _is_diaspora(tokens: list[str], i: int, entry: Entry) -> bool:
     j += 1
     while j < len(tokens) and tokens[j] in _ARTICLES:
         j += 1
-    place = _entry_at(tokens, j) if j < len(tokens) else None
-    if place is None:
+    match = _entry_at(tokens, j) if j < len(tokens) else None
+    if match is None:
         return False
+    place = match[0]
     return place.kind is Kind.FOREIGN or (
         place.kind in {Kind.PLACE, Kind.NAME} and place.countries != entry.countries)
 
@@ -112,33 +127,90 @@ def classify(title: str, lead: str) -> CountryTag:
     times), where a tie goes to the one named first in the title (else in the lead), and a
     tie of three or more of the five, or of places they share, → REGION.
     """
-    title_mentions = find_mentions(words(title))
-    lead_mentions = find_mentions(words(lead))
-    scores: dict[str, float] = defaultdict(float)
+    return classify_words(words(title), words(lead))
+
+
+def classify_words(title_words: list[str], lead_words: list[str]) -> CountryTag:
+    """`classify` on words already folded by `bot.tagging.text.words`."""
+    title_mentions = find_mentions(title_words)
+    lead_mentions = find_mentions(lead_words)
+    scores: dict[str, int] = defaultdict(int)
     order: dict[str, tuple[int, int]] = {}  # (0 title | 1 lead, position) of first mention
-    for field, mentions, factor in ((0, title_mentions, TITLE_WEIGHT), (1, lead_mentions, 1.0)):
-        for m in mentions:
-            if not m.counts:
-                continue
-            for code in m.entry.countries:
-                scores[code] += factor * WEIGHTS[m.entry.kind]
-                order.setdefault(code, (field, m.position))
-    ours = {c: round(scores[c], 6) for c in _FIVE_CODES if scores.get(c)}
-    mentioned = tuple(Country(c) for c in sorted(ours, key=lambda c: (-ours[c], order[c])))
-    counted_in_title = [m for m in title_mentions if m.counts]
-    if not counted_in_title and any(not m.counts for m in title_mentions):
-        return CountryTag(Country.OTHER, mentioned)
-    named = {c for m in counted_in_title if m.entry.kind in NAMING_KINDS for c in m.entry.countries}
-    if any(m.entry.kind is Kind.REGION for m in counted_in_title) and not named:
-        return CountryTag(Country.REGION, mentioned)
+    for m in title_mentions:
+        if m.counts:
+            # "le premier musée d'Asie centrale": a region that only qualifies counts as
+            # much as in the lead.
+            factor = 1 if _qualifies(title_words, m) else TITLE_WEIGHT
+            _score(m, factor * m.entry.weight, (0, m.position), scores, order)
+    for m in lead_mentions:
+        if m.counts:
+            weight = REGION_IN_LEAD if m.entry.kind is Kind.REGION else m.entry.weight
+            _score(m, weight, (1, m.position), scores, order)
+    region = scores.pop(_REGION, 0)
+    mentioned = tuple(_COUNTRIES[c] for c in sorted(scores, key=lambda c: (-scores[c], order[c])))
+    if title_mentions:
+        forced = _title_rule(title_words, title_mentions, lead_mentions)
+        if forced is not None:
+            return CountryTag(forced, mentioned)
+    if not scores:
+        return CountryTag(Country.REGION if region else Country.OTHER, mentioned)
+    return CountryTag(_decide(scores, region, order), mentioned)
+
+
+def _score(m: Mention, weight: int, where: tuple[int, int], scores: dict[str, int],
+           order: dict[str, tuple[int, int]]) -> None:
+    for code in m.entry.countries:
+        scores[code] += weight
+        if code not in order:
+            order[code] = where
+
+
+def _title_rule(tokens: list[str], mentions: list[Mention],
+                lead_mentions: list[Mention]) -> Country | None:
+    """What the title alone settles: somewhere else (OTHER), or the region (REGION)."""
+    counted = [m for m in mentions if m.counts]
+    if not counted and any(_is_elsewhere(tokens, m, lead_mentions) for m in mentions):
+        return Country.OTHER
+    named = {c for m in counted if m.entry.kind in NAMING_KINDS for c in m.entry.countries}
     if len(named) >= 3:
-        return CountryTag(Country.REGION, mentioned)
-    if not ours:
-        return CountryTag(Country.REGION if scores.get(_REGION) else Country.OTHER, mentioned)
-    return CountryTag(_decide(ours, round(scores.get(_REGION, 0.0), 6), order), mentioned)
+        return Country.REGION
+    regions = [m for m in counted if m.entry.kind is Kind.REGION]
+    if not regions or named:
+        return None
+    has_place = any(m.entry.kind is not Kind.REGION for m in counted)
+    qualifies = all(_qualifies(tokens, m) for m in regions)
+    if qualifies and has_place and not _EVENTS.intersection(tokens):
+        return None  # "la capitale du ski d'Asie centrale": the place is the subject
+    return Country.REGION
 
 
-def _decide(ours: dict[str, float], region: float, order: dict[str, tuple[int, int]]) -> Country:
+def _is_elsewhere(tokens: list[str], m: Mention, lead_mentions: list[Mention]) -> bool:
+    """A title mention that puts the story abroad: a diaspora, a place abroad that is not
+    a mere venue ("à Riyad"), or a foreign adjective when the lead has nothing of ours but
+    the region."""
+    if m.diaspora:
+        return True
+    if m.entry.kind is Kind.FOREIGN:
+        return _word_before(tokens, m.position) not in _LOCATIVES
+    if m.entry.kind is Kind.FOREIGN_DEMONYM:
+        return not any(n.counts and n.entry.kind is not Kind.REGION for n in lead_mentions)
+    return False
+
+
+def _qualifies(tokens: list[str], m: Mention) -> bool:
+    """Is this region mention a complement ("d'Asie centrale", "en Asie centrale")?"""
+    return m.entry.kind is Kind.REGION and _word_before(tokens, m.position) in _QUALIFIERS
+
+
+def _word_before(tokens: list[str], position: int) -> str:
+    """The word before `position`, looking past articles: "de l'Asie" → "de"."""
+    j = position - 1
+    while j >= 0 and tokens[j] in _ARTICLES:
+        j -= 1
+    return tokens[j] if j >= 0 else ""
+
+
+def _decide(ours: dict[str, int], region: int, order: dict[str, tuple[int, int]]) -> Country:
     best = max(ours.values())
     if region > best:
         return Country.REGION
@@ -150,4 +222,4 @@ def _decide(ours: dict[str, float], region: float, order: dict[str, tuple[int, i
     top.sort(key=lambda c: order[c])
     if len(top) > 1 and order[top[0]] == order[top[1]]:
         return Country.REGION  # one shared place and nothing else to tell them apart
-    return Country(top[0])
+    return _COUNTRIES[top[0]]

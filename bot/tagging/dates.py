@@ -9,23 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.model import DateSource
-from bot.tagging.text import fold
+from bot.tagging.text import words
 
 _MONTHS = {
     "janvier": 1, "janv": 1, "fevrier": 2, "fevr": 2, "fev": 2, "mars": 3, "avril": 4,
     "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "aout": 8, "septembre": 9,
     "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11, "decembre": 12, "dec": 12,
 }
-_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
-# "le 4 avril 2025", "le 1er avril", "les 21–22 août 2025", "les 29 et 30 mai 2025",
-# "du 3 au 5 juin 2025", and numeric "04/04/2025".
-_WORDY_DATE = re.compile(
-    rf"(?<![\w])(?P<first>\d{{1,2}})(?:er)?"
-    rf"(?:\s*(?:[-‐‑–—/]|et|au|a)\s*(?P<last>\d{{1,2}})(?:er)?)?"
-    rf"\s+(?P<month>{_MONTH_NAMES})(?![a-z])\.?"
-    rf"(?:\s+(?P<year>\d{{4}})(?!\d))?"
-)
-_NUMERIC_DATE = re.compile(r"(?<![\w/.])(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?![\w/])")
+_DAYS = {str(d): d for d in range(1, 32)} | {f"{d:02d}": d for d in range(1, 10)} | {"1er": 1}
+_YEARS = {str(y): y for y in range(1900, 2101)}
+# Numeric dates need their slashes, which words do not keep: "04/04/2025".
+_NUMERIC_DATE = re.compile(r"(?<![\w/.])(\d{1,2})/(\d{1,2})/(\d{4})(?![\w/])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +44,39 @@ class DateMention:
 
 @dataclass(frozen=True, slots=True)
 class DatedText:
-    """One item to date: the date its source gives, if any, and the text to read."""
+    """One item to date: the date its source gives, if any, and the dates its text holds."""
 
     explicit: dt.date | None
-    text: str
+    mentions: list[DateMention]
+
+    @classmethod
+    def read(cls, explicit: dt.date | None, text: str) -> DatedText:
+        return cls(explicit, [] if explicit else find_dates(text))
 
 
-def find_dates(text: str) -> list[DateMention]:
-    """Every day-precise date in `text`, in reading order; month or year alone is not one."""
-    folded = fold(text)
+def find_dates(text: str, text_words: list[str] | None = None) -> list[DateMention]:
+    """Every day-precise date in `text`, in reading order; month or year alone is not one.
+
+    Read on the words of the text (pass them when already at hand): a day, then a month,
+    then maybe a year. In a range ("les 21–22 août", "29 et 30 mai", "du 3 au 5 juin") the
+    day next to the month is the last one, which is the one wanted. `position` counts words.
+    """
+    tokens = words(text) if text_words is None else text_words
     found = []
-    for m in _WORDY_DATE.finditer(folded):
-        day = int(m.group("last") or m.group("first"))
-        year = int(m.group("year")) if m.group("year") else None
-        found.append(DateMention(m.start(), day, _MONTHS[m.group("month")], year))
-    for m in _NUMERIC_DATE.finditer(folded):
-        found.append(DateMention(m.start(), int(m.group(1)), int(m.group(2)), int(m.group(3))))
-    found.sort(key=lambda d: d.position)
+    if not _MONTHS.keys().isdisjoint(tokens):
+        for i in [i for i, token in enumerate(tokens) if token in _MONTHS]:
+            month = _MONTHS[tokens[i]]
+            day = _DAYS.get(tokens[i - 1]) if i else None
+            if day is None:
+                continue
+            year = _YEARS.get(tokens[i + 1]) if i + 1 < len(tokens) else None
+            found.append(DateMention(i - 1, day, month, year))
+    if "/" in text:
+        for m in _NUMERIC_DATE.finditer(text):
+            position = len(words(text[: m.start()]))
+            found.append(DateMention(position, int(m.group(1)), int(m.group(2)),
+                                     int(m.group(3))))
+        found.sort(key=lambda d: d.position)
     return [d for d in found if d.on(d.year or 2000) is not None]
 
 
@@ -75,7 +85,11 @@ def last_full_date(text: str, not_after: dt.date) -> dt.date | None:
 
     Later dates announce events; they say nothing of when the piece was written.
     """
-    dates = [d.date for d in find_dates(text) if d.date is not None and d.date <= not_after]
+    return _last_full(find_dates(text), not_after)
+
+
+def _last_full(mentions: list[DateMention], not_after: dt.date) -> dt.date | None:
+    dates = [d.date for d in mentions if d.date is not None and d.date <= not_after]
     return dates[-1] if dates else None
 
 
@@ -88,37 +102,47 @@ def assign_dates(items: Sequence[DatedText], import_day: dt.date
         if item.explicit is not None:
             result.append((min(item.explicit, import_day), DateSource.EXPLICIT))
             continue
-        full = last_full_date(item.text, import_day)
+        full = _last_full(item.mentions, import_day)
         result.append((full, DateSource.TEXT) if full else None)
         if full is None:
-            yearless = [d for d in find_dates(item.text) if d.year is None]
+            yearless = [d for d in item.mentions if d.year is None]
             if yearless:
                 partial[i] = yearless[-1]
-    anchors = list(result)  # only dates read from a source or text anchor a year
-    for i, mention in partial.items():
-        newer = _nearest(anchors, range(i - 1, -1, -1))
-        older = _nearest(anchors, range(i + 1, len(items)))
-        day = _fit_year(mention, older, newer, import_day)
-        if day is not None:
-            result[i] = (day, DateSource.TEXT)
-    dated = list(result)
+    if partial:  # only dates read from a source or a text anchor a year
+        newer, older = _neighbours(result)
+        for i, mention in partial.items():
+            day = _fit_year(mention, older[i], newer[i], import_day)
+            if day is not None:
+                result[i] = (day, DateSource.TEXT)
+    newer, older = _neighbours(result)
     out: list[tuple[dt.date, DateSource]] = []
     for i, found in enumerate(result):
         if found is not None:
             out.append(found)
             continue
-        near = _nearest(dated, range(i + 1, len(items))) or _nearest(dated, range(i - 1, -1, -1))
+        near = older[i] or newer[i]
         out.append((near, DateSource.NEIGHBOUR) if near else (import_day, DateSource.IMPORT))
     return out
 
 
-def _nearest(dated: Sequence[tuple[dt.date, DateSource] | None],
-             indexes: range) -> dt.date | None:
-    for j in indexes:
-        found = dated[j]
+def _neighbours(dated: Sequence[tuple[dt.date, DateSource] | None]
+                ) -> tuple[list[dt.date | None], list[dt.date | None]]:
+    """For each item, the date of the nearest dated item before it (newer, in a listing
+    given newest first) and after it (older): two passes, so long undated runs stay linear."""
+    newer: list[dt.date | None] = []
+    last: dt.date | None = None
+    for found in dated:
+        newer.append(last)
         if found is not None:
-            return found[0]
-    return None
+            last = found[0]
+    older: list[dt.date | None] = [None] * len(dated)
+    last = None
+    for i in range(len(dated) - 1, -1, -1):
+        older[i] = last
+        found = dated[i]
+        if found is not None:
+            last = found[0]
+    return newer, older
 
 
 def _fit_year(mention: DateMention, older: dt.date | None, newer: dt.date | None,

@@ -23,11 +23,13 @@ class Kind(enum.Enum):
     SHARED = "shared"  # places several of the five share: counted for each
     REGION = "region"  # Central Asia as a whole
     FOREIGN = "foreign"  # a neighbour or power abroad, or a phrase that only looks like ours
+    FOREIGN_DEMONYM = "foreign demonym"  # russe, afghan…: abroad only if nothing else is ours
 
 
+# In tenths, so that sums are exact and ties are real ties.
 WEIGHTS = {
-    Kind.NAME: 1.0, Kind.DEMONYM: 1.0, Kind.LEADER: 1.0, Kind.INSTITUTION: 0.9,
-    Kind.PLACE: 0.8, Kind.SHARED: 0.6, Kind.REGION: 1.0, Kind.FOREIGN: 0.0,
+    Kind.NAME: 10, Kind.DEMONYM: 10, Kind.LEADER: 10, Kind.INSTITUTION: 9,
+    Kind.PLACE: 8, Kind.SHARED: 6, Kind.REGION: 10, Kind.FOREIGN: 0, Kind.FOREIGN_DEMONYM: 0,
 }
 # Kinds that name the country itself (not a place in it): what makes it a title's subject.
 NAMING_KINDS = frozenset({Kind.NAME, Kind.DEMONYM, Kind.LEADER})
@@ -42,6 +44,10 @@ class Entry:
     kind: Kind
     plural: bool = False  # a plural demonym ("Kazakhs"): the one a diaspora check applies to
 
+    @property
+    def weight(self) -> int:
+        return WEIGHTS[self.kind]
+
 
 _GAZETTEER: dict[str, dict[Kind, str]] = {
     "KZ": {
@@ -50,7 +56,9 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                       "kazakhstanaises*, Kazakhstani, kazakhophone, kazakhophones*, "
                       "oralman, oralmans*, kandas",
         Kind.LEADER: "Tokaïev, Tokayev, Tokaev, Kassym-Jomart, Qassym-Jomart, Nazarbaïev, "
-                     "Nazarbayev, Nazarbaev, Bektenov, Smaïlov, Smailov",
+                     "Nazarbayev, Nazarbaev, Bektenov, Smaïlov, Smailov, "
+                     # public figures the French press names without their country
+                     "Rybakina, Bublik, Golovkin, Dimash Kudaibergen",
         Kind.PLACE: "Astana, Nur-Sultan, Nour-Soultan, Noursoultan, Nursultan, Akmola, "
                     "Tselinograd, Almaty, Alma-Ata, Alma Ata, Chymkent, Chimkent, Shymkent, "
                     "Karaganda, Karagandy, Qaraghandy, Aktobe, Aktioubinsk, Aqtobe, Atyraou, "
@@ -87,7 +95,8 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Toktogul, Ala-Archa, Son-Koul, Song-Köl, Balyktchy, Balykchy, "
                     "Manas, Tchouï, Tash-Kömür, Maïlouou-Souou, Mailuu-Suu, Sary-Tash",
         Kind.INSTITUTION: "Jogorkou Kenech, Jogorku Kenesh, Zhogorku Kenesh, Kenech, "
-                          "Ala-Too, Kyrgyzaltyn, Kirghizaltyn",
+                          "Ala-Too, Kyrgyzaltyn, Kirghizaltyn, AUCA, "
+                          "Université américaine d'Asie centrale",
     },
     "UZ": {
         Kind.NAME: "Ouzbékistan, Ouzbekistan, Uzbekistan, Özbekiston, Ouzbékie",
@@ -102,7 +111,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Farg'ona, Andijan, Andijon, Andidjan, Namangan, Navoï, Navoi, Navoiy, "
                     "Termez, Termiz, Karchi, Qarshi, Djizak, Jizzakh, Jizzax, Kokand, Qoqon, "
                     "Margilan, Marguilan, Chakhrisabz, Shahrisabz, Gulistan, Almalyk, "
-                    "Olmaliq, Angren, Muynak, Moynaq, Mouïnak, Tchirtchik, Chirchiq, "
+                    "Olmaliq, Angren, Muynak, Moynaq, Mouïnak, Tchirtchik, Tchirtchiq, Chirchiq, "
                     "Chirchik, Khorezm, Khorazm, Kachkadaria, Kashkadarya, Sourkhandaria, "
                     "Surkhandarya, Tcharvak, Charvak",
         Kind.INSTITUTION: "Oliy Majlis, Uzbekistan Airways, Ouzbekistan Airways, "
@@ -131,7 +140,8 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                       "turkménistanaise, turkménistanaises*, Turkmenistani",
         Kind.LEADER: "Berdimouhamedov, Berdymoukhamedov, Berdimuhamedow, Berdymukhamedov, "
                      "Berdimuhamedov, Berdymuhamedov, Berdymoukhammedov, Berdimoukhamedov, "
-                     "Gourbangouly, Gurbanguly, Niazov, Niyazov, Turkmenbachi, Türkmenbaşy",
+                     "Gourbangouly, Gurbanguly, Niazov, Niyazov, Turkmenbachi, Turkmenbachy, "
+                     "Türkmenbaşy, Turkmenbashy",
         Kind.PLACE: "Achgabat, Achkhabad, Ashgabat, Ashkhabad, Aşgabat, Asgabat, Turkmenbashi, "
                     "Krasnovodsk, Merv, Turkmenabat, Türkmenabat, Tchardjou, Chardzhou, "
                     "Dachoguz, Dashoguz, Daşoguz, Balkanabat, Avaza, Awaza, Darvaza, "
@@ -139,7 +149,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Galkynych, Galkynysh, Lebap, Karakoum, Karakum, Kopet-Dag, Kopetdag, "
                     "Gonur",
         Kind.INSTITUTION: "Mejlis, Medjlis, Halk Maslahaty, Türkmengaz, Turkmengaz, "
-                          "Turkmengas, Gazoduc TAPI, pipeline TAPI",
+                          "Turkmengas, Gazoduc TAPI, pipeline TAPI, neutralité permanente",
     },
     "REGION": {
         Kind.REGION: "Asie centrale, Asie du Centre, Central Asia, Central Asian, "
@@ -147,7 +157,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                      "centroasiatique, centroasiatiques, C5, C5+1, "
                      "cinq pays de la région, cinq États de la région, cinq républiques, "
                      "cinq chefs d'État de la région, sommet des cinq, les cinq pays, IFAS, "
-                     "Fonds international pour le sauvetage de la mer d'Aral",
+                     "Fonds international pour le sauvetage de la mer d'Aral, avec les cinq",
     },
     # Abroad: a title about one of these, naming none of ours, is filed under OTHER; a
     # people named as living in one of them is a diaspora, not its homeland.
@@ -165,13 +175,21 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                       "Japon, Tokyo, Corée du Sud, Corée, Séoul, États-Unis, Washington, "
                       "Arabie saoudite, Riyad, Émirats arabes unis, Dubaï, Qatar, Doha, "
                       "Israël, Syrie, Damas, Ouïghours, Ouïghour",
+        Kind.FOREIGN_DEMONYM: "afghan, afghane, afghans, afghanes, afghano, pakistanais, "
+                              "pakistanaise, pakistanaises, russe, russes, russo, chinois, "
+                              "chinoise, chinoises, sino, iranien, iranienne, iraniens, "
+                              "iraniennes, irano, turc, turque, turcs, turques, turco, mongol, "
+                              "mongole, mongols, mongoles, azerbaïdjanais, azerbaïdjanaise, "
+                              "azerbaïdjanaises, azéri, azérie, azéris, ouïghoure, ouïghoures",
     },
 }
 
 # Places several of the five share, with the countries they span.
 _SHARED: dict[str, tuple[str, ...]] = {
     "mer Caspienne, la Caspienne, Caspienne, Caspian Sea": ("KZ", "TM"),
-    "mer d'Aral, Aral Sea, Aral": ("KZ", "UZ"),
+    "mer d'Aral, Aral Sea, Aral, Aralkoum, Aralkum": ("KZ", "UZ"),
+    "Corridor transcaspien, transcaspien, transcaspienne, transcaspiens, transcaspiennes": (
+        "KZ", "TM"),
     "Amou-Daria, Amou-Darya, Amu Darya, Amudarya, Amou Daria, Oxus": ("TJ", "UZ", "TM"),
     "Syr-Daria, Syr-Darya, Syrdarya, Syr Daria, Iaxarte": ("KG", "UZ", "TJ", "KZ"),
     "vallée de Ferghana, vallée de Fergana, vallée du Ferghana, vallée du Fergana, "
