@@ -24,6 +24,7 @@ WEEKDAYS = {
     "vendredi": 4, "samedi": 5, "dimanche": 6,
 }
 SECRET_NAMES = frozenset({"TELEGRAM_BOT_TOKEN", "BOT_SECRET_KEY"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,14 @@ class Settings:
         database = read("BOT_DATABASE", DEFAULT_DATABASE, parse_path)
         return cls(
             database=database,
-            database_is_default=not env.get("BOT_DATABASE", "").strip(),
+            database_is_default=database == Path(DEFAULT_DATABASE),
             digests_dir=read("BOT_DIGESTS_DIR", "digests", parse_path),
             timezone=read("BOT_TIMEZONE", "Europe/Paris", parse_timezone),
             send_at=read("BOT_SEND_AT", "monday 08:00", parse_send_at),
             public_url=public_url,
             web_host=read("BOT_WEB_HOST", public.hostname or "127.0.0.1", parse_text),
-            web_port=read("BOT_WEB_PORT", str(public.port or 80), parse_port),
+            web_port=read("BOT_WEB_PORT", str(public.port or _DEFAULT_PORTS[public.scheme]),
+                          parse_port),
             smtp_url=read("SMTP_URL", "", parse_smtp_url) or None,
             outbox=read("BOT_OUTBOX", "var/outbox", parse_path),
             mail_from=read("MAIL_FROM", "Nouvelles d'Asie centrale <digest@localhost>",
@@ -136,7 +138,7 @@ class _Reader:
         try:
             return parse(value)
         except ValueError as exc:
-            shown = "(hidden)" if name in SECRET_NAMES else repr(value)
+            shown = "(hidden)" if name in SECRET_NAMES else repr(_hide_password(value))
             raise ConfigError(f"{name} {exc}, got {shown}") from None
 
 
@@ -152,6 +154,11 @@ def _show(name: str, value: object) -> str:
     if isinstance(value, dt.timedelta):
         return format_duration(value)
     return str(value)
+
+
+def _hide_password(value: str) -> str:
+    """Hide a URL's password even in a URL too broken for urlsplit to read."""
+    return re.sub(r"(//[^/:@]*):[^@/]*@", r"\1:******@", value)
 
 
 def mask_url_password(url: str) -> str:

@@ -157,12 +157,13 @@ class Store:
         """Insert in one transaction; an article already stored (same hash, url or guid) is
         left as it is, edits included."""
         imported_at = _instant(now)
+        fresh, repeated = _first_of_each(articles)
         rows = [(
             a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
             _instant(a.published_at) if a.published_at else None, a.date_source.value,
             a.country.value, " ".join(c.value for c in a.countries), a.needs_review,
             a.content_hash, imported_at,
-        ) for a in articles]
+        ) for a in fresh]
         try:
             with self.transaction() as conn:
                 # Rowids grow past the current maximum, and BEGIN IMMEDIATE keeps other
@@ -176,9 +177,9 @@ class Store:
                     "SELECT content_hash, id FROM articles WHERE id > ? ORDER BY id", (before,)))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: cannot write the store ({exc})") from None
-        inserted = [added[a.content_hash] for a in articles if a.content_hash in added]
-        duplicates = [a for a in articles if a.content_hash not in added]
-        return InsertResult(inserted, duplicates)
+        inserted = [added[a.content_hash] for a in fresh if a.content_hash in added]
+        duplicates = [a for a in fresh if a.content_hash not in added]
+        return InsertResult(inserted, duplicates + repeated)
 
     def find_stored(self, articles: Iterable[NewArticle]) -> set[str]:
         """The content hashes of `articles` that the store already holds (by hash, url or
@@ -286,6 +287,21 @@ def migrate(store: Store, *, target: int = SCHEMA_VERSION) -> None:
             f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\n"
             "COMMIT;"
         )
+
+
+def _first_of_each(articles: Sequence[NewArticle]) -> tuple[list[NewArticle], list[NewArticle]]:
+    """Split a batch into first occurrences and repeats (same hash, url or guid)."""
+    seen: set[tuple[str, str]] = set()
+    fresh, repeated = [], []
+    for a in articles:
+        keys = {("hash", a.content_hash)} | ({("url", a.url)} if a.url else set()) | (
+            {("guid", a.guid)} if a.guid else set())
+        if keys & seen:
+            repeated.append(a)
+        else:
+            fresh.append(a)
+        seen |= keys
+    return fresh, repeated
 
 
 def _select_articles(query: ArticleQuery) -> tuple[str, list[object]]:

@@ -51,7 +51,8 @@ class Bot:
         cwd = Path.cwd()
         os.chdir(self.folder)  # so that no developer's .env is read
         try:
-            result = runner.invoke(cli, list(args), env=environ, catch_exceptions=False)
+            result = runner.invoke(cli, list(args), env=environ, catch_exceptions=False,
+                                   prog_name="bot")
         finally:
             os.chdir(cwd)
         return Result(result.exit_code, result.stdout, result.stderr)

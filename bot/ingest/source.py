@@ -79,7 +79,7 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
 
 def check_not_empty_or_binary(source: Source) -> None:
     if not source.data.strip():
-        raise InputError(f"{source.name}: empty file, nothing to import")
+        raise InputError(f"{source.name}:1: empty file, nothing to import")
     nul = source.data.find(b"\x00")
     if nul >= 0:
         line = source.data.count(b"\n", 0, nul) + 1
