@@ -20,9 +20,11 @@ _PLACE_PREPOSITIONS = frozenset({"de", "d", "du", "des", "en", "au", "aux"})
 _ARTICLES = frozenset({"la", "l", "le", "les"})
 _OF = frozenset({"de", "d", "du", "des"})
 _ABROAD = frozenset({Kind.FOREIGN, Kind.FOREIGN_DEMONYM})
-# "à Riyad", "depuis la Russie": a place abroad that is only where something happens.
-_LOCATIVES = frozenset({"a", "au", "aux", "en", "depuis", "vers", "dans", "pour", "par"})
-_QUALIFIERS = _OF | {"a", "au", "aux", "en", "dans"}
+# "à Riyad", "venus de Russie": a place abroad after a preposition is where something
+# happens or comes from; as the title's subject ("Russie : …") it is the story.
+_LOCATIVES = frozenset({"a", "au", "aux", "en", "depuis", "vers", "dans", "pour", "par", "de",
+                        "d", "du", "des", "avec", "contre", "entre", "sur", "chez"})
+_QUALIFIERS = frozenset({"de", "d", "du", "des", "a", "au", "aux", "en", "dans"})
 # A meeting of the region is a region-wide subject even where a host city is named.
 _EVENTS = frozenset(words(
     "sommet sommets summit réunion réunions forum conférence ministérielle ministres "

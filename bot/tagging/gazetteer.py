@@ -124,7 +124,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                       "tadjikistanaise, tadjikistanaises*, Tajikistani",
         Kind.LEADER: "Rahmon, Rakhmon, Rahmonov, Rakhmonov, Emomali, Emomalii, Rasulzoda, "
                      "Rassoulzoda",
-        Kind.PLACE: "Douchanbé, Douchanbe, Dushanbe, Douchambé, Stalinabad, Khodjent, "
+        Kind.PLACE: "Douchanbé, Douchanbe, Dushanbe, Douchambé, Stalinabad, Khatlon, Khodjent, "
                     "Khujand, Khodjend, Khoudjand, Léninabad, Kouliab, Kulob, Kulyab, Bokhtar, "
                     "Bohtar, Kourgan-Tioubé, Kurgan-Tyube, Khorog, Khorugh, Istaravchan, "
                     "Istaravshan, Pendjikent, Panjakent, Penjikent, Isfara, Vahdat, "
@@ -147,7 +147,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Dachoguz, Dashoguz, Daşoguz, Balkanabat, Avaza, Awaza, Darvaza, "
                     "Darweze, Arkadag, Konye-Ourguentch, Kunya-Urgench, Köneürgenç, "
                     "Galkynych, Galkynysh, Lebap, Karakoum, Karakum, Kopet-Dag, Kopetdag, "
-                    "Gonur",
+                    "Gonur, Ahal, Akhal, Akhal-Téké, Akhal-Teke, Akhaltéké",
         Kind.INSTITUTION: "Mejlis, Medjlis, Halk Maslahaty, Türkmengaz, Turkmengaz, "
                           "Turkmengas, Gazoduc TAPI, pipeline TAPI, neutralité permanente",
     },
@@ -156,8 +156,10 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                      "centrasiatique, centrasiatiques, centre-asiatique, centre-asiatiques, "
                      "centroasiatique, centroasiatiques, C5, C5+1, "
                      "cinq pays de la région, cinq États de la région, cinq républiques, "
-                     "cinq chefs d'État de la région, sommet des cinq, les cinq pays, IFAS, "
-                     "Fonds international pour le sauvetage de la mer d'Aral, avec les cinq",
+                     "cinq chefs d'État de la région, sommet des cinq, IFAS, "
+                     "Fonds international pour le sauvetage de la mer d'Aral, avec les cinq, "
+                     "cinq présidents, cinq chefs d'État, cinq dirigeants, cinq ministres, "
+                     "cinq pays, toute la région",
     },
     # Abroad: a title about one of these, naming none of ours, is filed under OTHER; a
     # people named as living in one of them is a diaspora, not its homeland.
