@@ -26,8 +26,8 @@ MIGRATIONS: tuple[str, ...] = (
         id            INTEGER PRIMARY KEY,
         title         TEXT NOT NULL,
         lead          TEXT NOT NULL,
-        url           TEXT UNIQUE,
-        guid          TEXT UNIQUE,
+        url           TEXT,
+        guid          TEXT,
         source        TEXT NOT NULL,
         published     TEXT NOT NULL,              -- local date, YYYY-MM-DD
         published_at  TEXT,                       -- UTC instant when the source gave one
@@ -42,6 +42,9 @@ MIGRATIONS: tuple[str, ...] = (
         imported_at   TEXT NOT NULL,
         edited_at     TEXT
     );
+    -- Partial: a listing's articles have neither, and skip these indexes altogether.
+    CREATE UNIQUE INDEX articles_url ON articles (url) WHERE url IS NOT NULL;
+    CREATE UNIQUE INDEX articles_guid ON articles (guid) WHERE guid IS NOT NULL;
     CREATE INDEX articles_by_date ON articles (published, id);
     CREATE INDEX articles_by_country ON articles (country, published, id);
     CREATE INDEX articles_needing_review ON articles (published) WHERE needs_review IS NOT NULL;

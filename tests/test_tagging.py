@@ -70,7 +70,8 @@ def test_the_sample_countries_mentioned() -> None:
 
 
 @pytest.mark.parametrize("name", ["country-eval.jsonl", "country-eval-2.jsonl",
-                                  "country-eval-3.jsonl", "country-eval-4.jsonl"])
+                                  "country-eval-3.jsonl", "country-eval-4.jsonl",
+                                  "country-eval-5.jsonl"])
 def test_agrees_with_editors_on_98_percent_of_each_eval_set(name: str) -> None:
     """Sets written by people who had not seen the tagger (see tests/data/README.md)."""
     items = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()]

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.errors import InputError, RecordError
 from bot.ingest.parsed import ParseResult
 from bot.ingest.source import Source, read_source
-from bot.model import ArticleDraft, NewArticle
+from bot.model import ArticleDraft, Country, NewArticle
 from bot.tagging.countries import CountryTag, classify_words
 from bot.tagging.dates import DatedText, DateMention, assign_dates, find_dates
 from bot.tagging.text import words
@@ -112,16 +112,40 @@ def read_texts(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
     return readings
 
 
+# Set just before the worker processes fork, so they inherit the texts instead of being sent
+# them through a pipe; they send back plain tuples, which pickle fast.
+_FORKED_TEXTS: Sequence[tuple[str, str, bool]] = ()
+_CODES = {c.value: c for c in Country}
+Packed = tuple[str, str, tuple[tuple[int, int, int, int | None], ...], str]
+
+
+def _read_range(bounds: tuple[int, int]) -> list[Packed]:
+    return [(r.tag.country.value, " ".join(c.value for c in r.tag.countries),
+             tuple((d.position, d.day, d.month, d.year) for d in r.dates), r.content_hash)
+            for r in read_texts(_FORKED_TEXTS[bounds[0] : bounds[1]])]
+
+
+def _unpack(packed: Packed) -> Reading:
+    country, countries, dates, digest = packed
+    tag = CountryTag(_CODES[country], tuple(_CODES[c] for c in countries.split()))
+    return Reading(tag, [DateMention(*d) for d in dates], digest)
+
+
 def _read_in_parallel(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
-    chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
-    workers = max(1, min(os.cpu_count() or 1, len(chunks)))
+    global _FORKED_TEXTS
+    workers = min(os.cpu_count() or 1, 8)
     if workers == 1:
         return read_texts(texts)
-    # "fork" starts at once and needs no importable __main__; only big one-off imports (the
-    # CLI) come here, never the threaded `bot run` with its small feed polls.
+    bounds = [(i, min(i + _CHUNK, len(texts))) for i in range(0, len(texts), _CHUNK)]
+    # "fork" shares the texts for free; only big one-off imports (the CLI) come here, never
+    # the threaded `bot run` with its small feed polls.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [reading for part in pool.map(read_texts, chunks) for reading in part]
+    _FORKED_TEXTS = texts
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return [_unpack(p) for part in pool.map(_read_range, bounds) for p in part]
+    finally:
+        _FORKED_TEXTS = ()
 
 
 def content_hash(title: str, lead: str) -> str:

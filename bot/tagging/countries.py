@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from bot.model import FIVE, Country
-from bot.tagging.gazetteer import NAMING_KINDS, Entry, Kind, entries
+from bot.tagging.gazetteer import Entry, Kind, entries
 from bot.tagging.text import words
 
 TITLE_WEIGHT = 3  # a mention in the title says more about the subject than one in the lead
@@ -19,7 +19,6 @@ _DETERMINERS = frozenset({"les", "des", "ces", "aux", "leurs", "nos", "de", "d",
 _PLACE_PREPOSITIONS = frozenset({"de", "d", "du", "des", "en", "au", "aux"})
 _ARTICLES = frozenset({"la", "l", "le", "les"})
 _OF = frozenset({"de", "d", "du", "des"})
-_ABROAD = frozenset({Kind.FOREIGN, Kind.FOREIGN_DEMONYM})
 # "à Riyad", "venus de Russie": a place abroad after a preposition is where something
 # happens or comes from; as the title's subject ("Russie : …") it is the story.
 _LOCATIVES = frozenset({"a", "au", "aux", "en", "depuis", "vers", "dans", "pour", "par", "de",
@@ -28,7 +27,8 @@ _QUALIFIERS = frozenset({"de", "d", "du", "des", "a", "au", "aux", "en", "dans"}
 # A meeting of the region is a region-wide subject even where a host city is named.
 _EVENTS = frozenset(words(
     "sommet sommets summit réunion réunions forum conférence ministérielle ministres "
-    "chefs dirigeants présidents dialogue consultative consultatif format"))
+    "chefs dirigeants présidents dialogue consultative consultatif format tournoi "
+    "championnat jeux festival coupe biennale"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def find_mentions(tokens: list[str]) -> list[Mention]:
         if match is not None:
             entry, size = match
             diaspora = _is_diaspora(tokens, i, entry)
-            counts = not diaspora and entry.kind not in _ABROAD
+            counts = not (diaspora or entry.abroad)
             found.append(Mention(entry, i, diaspora, counts))
             after = i + size
     return found
@@ -173,7 +173,7 @@ def _title_rule(tokens: list[str], mentions: list[Mention],
     counted = [m for m in mentions if m.counts]
     if not counted and any(_is_elsewhere(tokens, m, lead_mentions) for m in mentions):
         return Country.OTHER
-    named = {c for m in counted if m.entry.kind in NAMING_KINDS for c in m.entry.countries}
+    named = {c for m in counted if m.entry.naming for c in m.entry.countries}
     if len(named) >= 3:
         return Country.REGION
     regions = [m for m in counted if m.entry.kind is Kind.REGION]

@@ -9,7 +9,7 @@ old and new, and institutions. Shared places count for each country they span.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Kind(enum.Enum):
@@ -43,10 +43,15 @@ class Entry:
     countries: tuple[str, ...]
     kind: Kind
     plural: bool = False  # a plural demonym ("Kazakhs"): the one a diaspora check applies to
+    # Derived from `kind` once, here: enum hashing in the tagger's inner loop is slow.
+    weight: int = field(init=False)
+    naming: bool = field(init=False)
+    abroad: bool = field(init=False)
 
-    @property
-    def weight(self) -> int:
-        return WEIGHTS[self.kind]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", WEIGHTS[self.kind])
+        object.__setattr__(self, "naming", self.kind in NAMING_KINDS)
+        object.__setattr__(self, "abroad", self.kind in {Kind.FOREIGN, Kind.FOREIGN_DEMONYM})
 
 
 _GAZETTEER: dict[str, dict[Kind, str]] = {
@@ -71,11 +76,12 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Medeu, Médéo, Khorgos, Khorgas, Balkhach, Balkhash, Tengiz, Kachagan, "
                     "Kashagan, Karatchaganak, Karachaganak, Temirtaou, Temirtau, Rudny, "
                     "Ridder, Aralsk, Kourtchatov, Kurchatov, Sary-Chagan, Sary-Shagan, "
-                    "Bayterek, Baïterek, Saryarka",
+                    "Bayterek, Baïterek, Saryarka, Kourik, Kuryk",
         Kind.INSTITUTION: "Akorda, Ak Orda, Majilis, Mazhilis, Mäjilis, Kurultaï, "
                           "Kazatomprom, KazMunayGas, KazMunaiGas, Samruk-Kazyna, Air Astana, "
                           "Halyk Bank, Kaspi, tenge, tengué, Nur Otan, Amanat, KEGOC, "
-                          "Kazakhtelecom, KazTransOil, Bolachak, Bolashak, AIFC",
+                          "Kazakhtelecom, KazTransOil, Bolachak, Bolashak, AIFC, oblys, "
+                          "akimat, akimats",
     },
     "KG": {
         Kind.NAME: "Kirghizstan, Kirghizistan, Kirghizie, Kyrgyzstan, Kirgizstan, Kirgizie",
@@ -116,7 +122,8 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Surkhandarya, Tcharvak, Charvak",
         Kind.INSTITUTION: "Oliy Majlis, Uzbekistan Airways, Ouzbekistan Airways, "
                           "Uzbekneftegaz, Ouzbekneftegaz, Uzbekneftegas, Ouzautomotors, "
-                          "UzAuto, Navoiyuran",
+                          "UzAuto, Navoiyuran, viloyat, viloyats, hokim, hokims, hokimiyat, "
+                          "khokim, khokimiyat, mahalla, mahallas",
     },
     "TJ": {
         Kind.NAME: "Tadjikistan, Tajikistan, Tadjikie, Tojikiston",
@@ -132,7 +139,8 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Pamir, Pamirs, Vakhch, Vakhsh, Piandj, Pyandj, Iskanderkoul, "
                     "Sughd, Soghd, Roshtkala, Ichkachim, Varzob, Hisor, Guissar, Kofarnihon",
         Kind.INSTITUTION: "Rogoun, Rogun, Nourek, Nurek, Majlisi Oli, Majlisi Namoyandagon, "
-                          "somoni, somonis, Somon Air, TALCO, Barqi Tojik",
+                          "somoni, somonis, Somon Air, TALCO, Barqi Tojik, Barki Tojik, "
+                          "hukumat, jamoat, jamoats",
     },
     "TM": {
         Kind.NAME: "Turkménistan, Turkmenistan, Turkménie, Türkmenistan",
@@ -140,9 +148,10 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                       "turkménistanaise, turkménistanaises*, Turkmenistani",
         Kind.LEADER: "Berdimouhamedov, Berdymoukhamedov, Berdimuhamedow, Berdymukhamedov, "
                      "Berdimuhamedov, Berdymuhamedov, Berdymoukhammedov, Berdimoukhamedov, "
-                     "Gourbangouly, Gurbanguly, Niazov, Niyazov, Turkmenbachi, Turkmenbachy, "
-                     "Türkmenbaşy, Turkmenbashy",
+                     "Gourbangouly, Gurbanguly, Niazov, Niyazov",
         Kind.PLACE: "Achgabat, Achkhabad, Ashgabat, Ashkhabad, Aşgabat, Asgabat, Turkmenbashi, "
+                    "Turkmenbachi, Turkmenbachy, Türkmenbaşy, Turkmenbashy, velayat, velayats, "
+                    "welayat, "
                     "Krasnovodsk, Merv, Turkmenabat, Türkmenabat, Tchardjou, Chardzhou, "
                     "Dachoguz, Dashoguz, Daşoguz, Balkanabat, Avaza, Awaza, Darvaza, "
                     "Darweze, Arkadag, Konye-Ourguentch, Kunya-Urgench, Köneürgenç, "
@@ -157,7 +166,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                      "centroasiatique, centroasiatiques, C5, C5+1, "
                      "cinq pays de la région, cinq États de la région, cinq républiques, "
                      "cinq chefs d'État de la région, sommet des cinq, IFAS, "
-                     "Fonds international pour le sauvetage de la mer d'Aral, avec les cinq, "
+                     "Fonds international pour le sauvetage de la mer d'Aral, avec les cinq, CAFA, "
                      "cinq présidents, cinq chefs d'État, cinq dirigeants, cinq ministres, "
                      "cinq pays, toute la région",
     },
