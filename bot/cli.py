@@ -126,17 +126,19 @@ def import_command(context: Context, location: str, fmt: str | None, skip_invali
         raise ImportRejected(batch.errors)
     with context.open_store() as store:
         if dry_run:
-            stored = store.find_stored(batch.articles)
-            _echo_drafts(batch.articles, stored)
-            new = sum(a.content_hash not in stored for a in batch.articles)
-            click.echo(f"dry run: {new} new, {len(batch.articles) - new} already in the "
+            tagged = list(batch.articles())
+            stored = store.find_stored(tagged)
+            _echo_drafts(tagged, stored)
+            new = sum(a.content_hash not in stored for a in tagged)
+            click.echo(f"dry run: {new} new, {len(tagged) - new} already in the "
                        f"store, {len(batch.errors)} rejected; nothing was written")
             return
         if batch.errors:
             path = write_rejects(batch.source, batch.errors, now)
             click.echo(f"{len(batch.errors)} bad records skipped, written to {path}", err=True)
-        result = store.insert_articles(batch.articles, now)
-    review = sum(1 for a in batch.articles if a.needs_review)
+        # Tagging streams into the store: big imports write while workers still read.
+        result = store.insert_articles(batch.articles(), now)
+    review = sum(1 for d in batch.drafts if d.needs_review)
     click.echo(f"{batch.source.name}: {len(result.inserted)} new articles, "
                f"{len(result.duplicates)} already in the store ({batch.format})"
                + (f"; {review} need review: bot articles list --needs-review" if review else ""))

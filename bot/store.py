@@ -156,33 +156,33 @@ class Store:
 
     # -- articles -------------------------------------------------------------------------
 
-    def insert_articles(self, articles: Sequence[NewArticle], now: dt.datetime) -> InsertResult:
-        """Insert in one transaction; an article already stored (same hash, url or guid) is
-        left as it is, edits included."""
+    def insert_articles(self, articles: Iterable[NewArticle], now: dt.datetime,
+                        chunk: int = 1_000) -> InsertResult:
+        """Insert in one transaction, `chunk` rows at a time as `articles` yields them; an
+        article already stored (same hash, url or guid) is left as it is, edits included."""
         imported_at = _instant(now)
-        fresh, repeated = _first_of_each(articles)
-        rows = [(
-            a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
-            _instant(a.published_at) if a.published_at else None, a.date_source.value,
-            a.country.value, " ".join(c.value for c in a.countries), a.needs_review,
-            a.content_hash, imported_at,
-        ) for a in fresh]
+        inserted: list[int] = []
+        duplicates: list[NewArticle] = []
+        seen: set[tuple[str, str]] = set()
+        sql = ("INSERT OR IGNORE INTO articles (title, lead, url, guid, source, published, "
+               "published_at, date_source, country, countries, needs_review, content_hash, "
+               "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         try:
             with self.transaction() as conn:
-                # Rowids grow past the current maximum, and BEGIN IMMEDIATE keeps other
-                # writers out: the rows above it are exactly the ones this batch added.
-                before = conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
-                conn.executemany(
-                    "INSERT OR IGNORE INTO articles (title, lead, url, guid, source, published, "
-                    "published_at, date_source, country, countries, needs_review, content_hash, "
-                    "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                added = dict(conn.execute(
-                    "SELECT content_hash, id FROM articles WHERE id > ? ORDER BY id", (before,)))
+                for batch in _batched(articles, chunk):
+                    fresh = _first_of_each(batch, seen, duplicates)
+                    # Rowids grow past the current maximum, and BEGIN IMMEDIATE keeps other
+                    # writers out: the rows above it are exactly the ones this batch added.
+                    before = conn.execute("SELECT coalesce(max(id), 0) FROM articles"
+                                          ).fetchone()[0]
+                    conn.executemany(sql, [_article_row(a, imported_at) for a in fresh])
+                    added = dict(conn.execute(
+                        "SELECT content_hash, id FROM articles WHERE id > ?", (before,)))
+                    inserted += [added[a.content_hash] for a in fresh if a.content_hash in added]
+                    duplicates += [a for a in fresh if a.content_hash not in added]
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: cannot write the store ({exc})") from None
-        inserted = [added[a.content_hash] for a in fresh if a.content_hash in added]
-        duplicates = [a for a in fresh if a.content_hash not in added]
-        return InsertResult(inserted, duplicates + repeated)
+        return InsertResult(inserted, duplicates)
 
     def find_stored(self, articles: Iterable[NewArticle]) -> set[str]:
         """The content hashes of `articles` that the store already holds (by hash, url or
@@ -292,19 +292,41 @@ def migrate(store: Store, *, target: int = SCHEMA_VERSION) -> None:
         )
 
 
-def _first_of_each(articles: Sequence[NewArticle]) -> tuple[list[NewArticle], list[NewArticle]]:
-    """Split a batch into first occurrences and repeats (same hash, url or guid)."""
-    seen: set[tuple[str, str]] = set()
-    fresh, repeated = [], []
-    for a in articles:
-        keys = {("hash", a.content_hash)} | ({("url", a.url)} if a.url else set()) | (
-            {("guid", a.guid)} if a.guid else set())
+def _first_of_each(batch: Sequence[NewArticle], seen: set[tuple[str, str]],
+                   repeated: list[NewArticle]) -> list[NewArticle]:
+    """The articles of `batch` not repeating one seen before in this import (same hash, url
+    or guid); the repeats go to `repeated`."""
+    fresh = []
+    for a in batch:
+        keys = {("hash", a.content_hash)}
+        if a.url:
+            keys.add(("url", a.url))
+        if a.guid:
+            keys.add(("guid", a.guid))
         if keys & seen:
             repeated.append(a)
         else:
             fresh.append(a)
         seen |= keys
-    return fresh, repeated
+    return fresh
+
+
+def _batched(items: Iterable[NewArticle], size: int) -> Iterator[list[NewArticle]]:
+    batch: list[NewArticle] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _article_row(a: NewArticle, imported_at: str) -> tuple[object, ...]:
+    # The enums are str subclasses: sqlite3 binds them as their text (`.value` is slow).
+    return (a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
+            _instant(a.published_at) if a.published_at else None, a.date_source,
+            a.country, " ".join(a.countries), a.needs_review, a.content_hash, imported_at)
 
 
 def _select_articles(query: ArticleQuery) -> tuple[str, list[object]]:

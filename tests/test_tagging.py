@@ -52,18 +52,17 @@ SAMPLE_TABLE = [
 
 @pytest.mark.parametrize("import_day", [TODAY, dt.date(2025, 9, 1)])
 def test_the_sample_gets_the_editors_labels_and_dates(import_day: dt.date) -> None:
-    batch = load(str(SAMPLE), None, PARIS, import_day)
-    assert len(batch.articles) == len(SAMPLE_TABLE) == 21
-    for article, (title, labels, day, source) in zip(batch.articles, SAMPLE_TABLE,
-                                                     strict=True):
+    tagged = list(load(str(SAMPLE), None, PARIS, import_day).articles())
+    assert len(tagged) == len(SAMPLE_TABLE) == 21
+    for article, (title, labels, day, source) in zip(tagged, SAMPLE_TABLE, strict=True):
         assert article.title.startswith(title)
         assert article.country in labels, (title, article.country)
         assert (article.published.isoformat(), article.date_source) == (day, source), title
 
 
 def test_the_sample_countries_mentioned() -> None:
-    batch = load(str(SAMPLE), None, PARIS, TODAY)
-    mentioned = {a.title[:20]: a.countries for a in batch.articles}
+    tagged = load(str(SAMPLE), None, PARIS, TODAY).articles()
+    mentioned = {a.title[:20]: a.countries for a in tagged}
     assert mentioned["Sommet de Bichkek : "] == (KG, KZ)
     assert set(mentioned["Bruxelles à Samarcan"]) == {KZ, KG, UZ, TJ, TM}
     assert mentioned["Tennis : le Kazakhst"] == (KZ,)

@@ -9,17 +9,19 @@ import datetime as dt
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.errors import InputError, RecordError
 from bot.ingest.parsed import ParseResult
 from bot.ingest.source import Source, read_source
 from bot.model import ArticleDraft, Country, NewArticle
-from bot.tagging.countries import CountryTag, classify_words
-from bot.tagging.dates import DatedText, DateMention, assign_dates, find_dates
+from bot.tagging.countries import classify_words
+from bot.tagging.dates import DatedText, DateMention, date_stream, find_dates
 from bot.tagging.text import words
 
 FORMATS = ("listing", "feed", "jsonl")
@@ -27,12 +29,17 @@ FORMATS = ("listing", "feed", "jsonl")
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """A parsed and tagged input: the articles to store and the records rejected."""
+    """A parsed input: its good drafts and its rejected records."""
 
     source: Source
     format: str
-    articles: list[NewArticle]
+    drafts: list[ArticleDraft]
     errors: list[RecordError]
+    import_day: dt.date
+
+    def articles(self) -> Iterator[NewArticle]:
+        """The drafts tagged, streamed in input order (see `tag_stream`)."""
+        return tag_stream(self.drafts, self.import_day)
 
 
 def guess_format(data: bytes) -> str:
@@ -62,43 +69,61 @@ def parse(source: Source, fmt: str, tz: ZoneInfo) -> ParseResult:
 
 
 def load(location: str, fmt: str | None, tz: ZoneInfo, import_day: dt.date) -> Batch:
-    """Read, parse and tag one input; raises on an unusable input, collects bad records."""
+    """Read and parse one input; raises on an unusable input, collects bad records."""
     source = read_source(location)
     chosen = fmt or guess_format(source.data)
     result = parse(source, chosen, tz)
     if not result.drafts and not result.errors:
         raise InputError(f"{source.name}: no articles found in it (read as {chosen})")
-    return Batch(source, chosen, tag_drafts(result.drafts, import_day), result.errors)
+    return Batch(source, chosen, result.drafts, result.errors, import_day)
 
 
 # From this many drafts, reading them is shared among processes: a big archive import is
 # CPU-bound, and starting the workers (~0.2 s) is then worth it.
 PARALLEL_FROM = 20_000
-_CHUNK = 5_000
+_CHUNK = 1_000
 
 
 def tag_drafts(drafts: Sequence[ArticleDraft], import_day: dt.date) -> list[NewArticle]:
     """Country and date for each draft; dates need the whole listing (neighbours)."""
+    return list(tag_stream(drafts, import_day))
+
+
+def tag_stream(drafts: Sequence[ArticleDraft], import_day: dt.date) -> Iterator[NewArticle]:
+    """`tag_drafts`, yielding articles in listing order as soon as their date is settled,
+    so that a store can write them while worker processes still read the rest."""
     texts = [(d.title, d.lead, d.needs_review is None) for d in drafts]
-    readings = _read_in_parallel(texts) if len(texts) >= PARALLEL_FROM else read_texts(texts)
-    dates = assign_dates([DatedText(d.published, [] if d.published else r.dates)
-                          for d, r in zip(drafts, readings, strict=True)], import_day)
-    return [NewArticle(
-        title=draft.title, lead=draft.lead, source=draft.source, url=draft.url,
-        guid=draft.guid, published=day, published_at=draft.published_at,
-        date_source=date_source, country=draft.country or reading.tag.country,
-        countries=reading.tag.countries, needs_review=draft.needs_review,
-        content_hash=reading.content_hash, location=draft.location,
-    ) for draft, reading, (day, date_source) in zip(drafts, readings, dates, strict=True)]
+    readings = _read_in_parallel(texts) if len(texts) >= PARALLEL_FROM else iter(
+        read_texts(texts))
+    pending: deque[tuple[ArticleDraft, Reading]] = deque()
+
+    def dated_texts() -> Iterator[DatedText]:
+        for draft, reading in zip(drafts, readings, strict=True):
+            pending.append((draft, reading))
+            yield DatedText(draft.published, [] if draft.published else reading.dates)
+
+    for day, date_source in date_stream(dated_texts(), import_day):
+        draft, reading = pending.popleft()
+        yield NewArticle(
+            title=draft.title, lead=draft.lead, source=draft.source, url=draft.url,
+            guid=draft.guid, published=day, published_at=draft.published_at,
+            date_source=date_source, country=draft.country or _CODES[reading.country],
+            countries=tuple(_CODES[c] for c in reading.countries.split()),
+            needs_review=draft.needs_review, content_hash=reading.content_hash,
+            location=draft.location)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What one article's text says on its own: country, dates written, identity."""
+class Reading(NamedTuple):
+    """What one article's text says on its own: country codes, dates written, identity.
+    (Plain values in a tuple: big imports send these between processes.)"""
 
-    tag: CountryTag
+    country: str
+    countries: str  # space-separated codes, strongest first
     dates: list[DateMention]
     content_hash: str
+
+
+_CODES = {c.value: c for c in Country}
 
 
 def read_texts(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
@@ -108,50 +133,45 @@ def read_texts(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
         lead_words = words(lead)  # once, for the date and the country
         # A title made up from the lead would count the lead's first clause twice.
         tag = classify_words(words(title) if real_title else [], lead_words)
-        readings.append(Reading(tag, find_dates(lead, lead_words), content_hash(title, lead)))
+        readings.append(Reading(tag.country.value, " ".join(tag.countries),
+                                find_dates(lead, lead_words), content_hash(title, lead)))
     return readings
 
 
-# Set just before the worker processes fork, so they inherit the texts instead of being sent
-# them through a pipe; they send back plain tuples, which pickle fast.
+# Set just before the worker processes fork, so that they inherit the texts instead of
+# being sent them through a pipe.
 _FORKED_TEXTS: Sequence[tuple[str, str, bool]] = ()
-_CODES = {c.value: c for c in Country}
-Packed = tuple[str, str, tuple[tuple[int, int, int, int | None], ...], str]
 
 
-def _read_range(bounds: tuple[int, int]) -> list[Packed]:
-    return [(r.tag.country.value, " ".join(c.value for c in r.tag.countries),
-             tuple((d.position, d.day, d.month, d.year) for d in r.dates), r.content_hash)
-            for r in read_texts(_FORKED_TEXTS[bounds[0] : bounds[1]])]
+def _read_range(bounds: tuple[int, int]) -> list[Reading]:
+    return read_texts(_FORKED_TEXTS[bounds[0] : bounds[1]])
 
 
-def _unpack(packed: Packed) -> Reading:
-    country, countries, dates, digest = packed
-    tag = CountryTag(_CODES[country], tuple(_CODES[c] for c in countries.split()))
-    return Reading(tag, [DateMention(*d) for d in dates], digest)
-
-
-def _read_in_parallel(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
+def _read_in_parallel(texts: Sequence[tuple[str, str, bool]]) -> Iterator[Reading]:
+    """Readings in order, computed by one worker process per core, chunk by chunk."""
     global _FORKED_TEXTS
     workers = min(os.cpu_count() or 1, 8)
     if workers == 1:
-        return read_texts(texts)
+        yield from read_texts(texts)
+        return
     bounds = [(i, min(i + _CHUNK, len(texts))) for i in range(0, len(texts), _CHUNK)]
     # "fork" shares the texts for free; only big one-off imports (the CLI) come here, never
     # the threaded `bot run` with its small feed polls.
-    context = multiprocessing.get_context("fork")
     _FORKED_TEXTS = texts
+    pool = ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("fork"))
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return [_unpack(p) for part in pool.map(_read_range, bounds) for p in part]
+        for part in pool.map(_read_range, bounds):
+            yield from part
     finally:
+        pool.shutdown(cancel_futures=True)
         _FORKED_TEXTS = ()
 
 
 def content_hash(title: str, lead: str) -> str:
     """Identity of an article's text, blind to case, spacing and apostrophe style."""
     def norm(text: str) -> str:
-        return " ".join(text.casefold().replace("’", "'").split())
+        return " ".join(text.lower().replace("’", "'").split())
 
-    return hashlib.blake2b(f"{norm(title)}\x1f{norm(lead)}".encode(),
+    return hashlib.blake2b(f"{norm(title)}\x00{norm(lead)}".encode(),
                            digest_size=16).hexdigest()

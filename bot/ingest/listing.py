@@ -19,33 +19,41 @@ from bot.model import ArticleDraft
 LONE_LEAD_COST = 1.5  # above any one misfit pair: a missing title must be the better story
 NO_TITLE = "no title"
 _TEASER_MARK = re.compile(r"\s*\[(?:\.\.\.|…)\]\s*$")
-_SENTENCE_BREAK = re.compile(r"[.!?…»]\s+[A-ZÀ-ÖØ-Þ«\"“]")
 _CLAUSE_END = re.compile(r"\s[:;–—]\s|[,.!?…](?:\s|$)")
 
 
 def parse_listing(source: Source) -> ParseResult:
     """Drafts from a listing, with every bad record named; nothing is tagged yet."""
-    lines = text_lines(source, decode_text(source))
-    records = pair_lines([text for _, text in lines])
+    text = decode_text(source)
+    lines = text_lines(source, text)
+    records = pair_lines([line for _, line in lines])
     result = ParseResult()
     origin = source.short_name
+    check_controls = control_character(text.replace("\r", "").replace("\n", "")) is not None
+    last = len(lines) - 1
+    name = source.name
     for record in records:
-        numbers = [lines[i][0] for i in record]
-        texts = [lines[i][1] for i in record]
-        location = f"{source.name}:{numbers[0]}"
-        raw = "\n".join(texts)
-        bad = control_character(raw)
+        first = lines[record[0]]
+        location = f"{name}:{first[0]}"
+        if len(record) == 2:
+            title, lead = first[1], lines[record[1]][1]
+            bad = check_controls and control_character(title + lead)
+            if not bad:
+                result.drafts.append(ArticleDraft(location, strip_teaser_mark(title),
+                                                  strip_teaser_mark(lead), origin))
+                continue
+            result.errors.append(RecordError(location, f"{bad} in the text", f"{title}\n{lead}"))
+            continue
+        line = first[1]
+        bad = check_controls and control_character(line)
         if bad:
-            result.errors.append(RecordError(location, f"{bad} in the text", raw))
-        elif len(record) == 1 and record[0] == len(lines) - 1 and looks_like_title(texts[0]):
-            result.errors.append(RecordError(location, "a title with no lead after it", raw))
-        elif len(record) == 1:
-            lead = strip_teaser_mark(texts[0])
+            result.errors.append(RecordError(location, f"{bad} in the text", line))
+        elif record[0] == last and looks_like_title(line):
+            result.errors.append(RecordError(location, "a title with no lead after it", line))
+        else:
+            lead = strip_teaser_mark(line)
             result.drafts.append(ArticleDraft(location, title_from_lead(lead), lead,
                                               origin, needs_review=NO_TITLE))
-        else:
-            result.drafts.append(ArticleDraft(location, strip_teaser_mark(texts[0]),
-                                              strip_teaser_mark(texts[1]), origin))
     return result
 
 
@@ -89,7 +97,8 @@ def title_likeness(line: str) -> float:
         score -= 0.2
     elif not end.endswith(("?", "!", "»", '"')):
         score += 0.1
-    score -= 0.2 * min(len(_SENTENCE_BREAK.findall(line)), 2)
+    breaks = line.count(". ") + line.count("? ") + line.count("! ") + line.count("… ")
+    score -= 0.2 * min(breaks, 2)
     return min(1.0, max(0.0, score))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.model import FIVE, Country
 from bot.tagging.gazetteer import Entry, Kind, entries
@@ -39,9 +40,9 @@ class CountryTag:
     countries: tuple[Country, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """A gazetteer phrase found at a word position; a diaspora mention counts for nothing."""
+class Mention(NamedTuple):
+    """A gazetteer phrase found at a word position; a diaspora mention counts for nothing.
+    (A tuple: many are made per article, and a frozen dataclass is slow to build.)"""
 
     entry: Entry
     position: int

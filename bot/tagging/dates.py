@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.model import DateSource
 from bot.tagging.text import words
@@ -22,9 +23,9 @@ _YEARS = {str(y): y for y in range(1900, 2101)}
 _NUMERIC_DATE = re.compile(r"(?<![\w/.])(\d{1,2})/(\d{1,2})/(\d{4})(?![\w/])")
 
 
-@dataclass(frozen=True, slots=True)
-class DateMention:
-    """A date written in text; `year` is None for "le 29 août"."""
+class DateMention(NamedTuple):
+    """A date written in text; `year` is None for "le 29 août". (A tuple: cheap to make and
+    to send between processes.)"""
 
     position: int
     day: int
@@ -93,56 +94,71 @@ def _last_full(mentions: list[DateMention], not_after: dt.date) -> dt.date | Non
     return dates[-1] if dates else None
 
 
-def assign_dates(items: Sequence[DatedText], import_day: dt.date
+def assign_dates(items: Iterable[DatedText], import_day: dt.date
                  ) -> list[tuple[dt.date, DateSource]]:
     """A date and its source for each item of a listing given newest first."""
-    result: list[tuple[dt.date, DateSource] | None] = []
-    partial: dict[int, DateMention] = {}
-    for i, item in enumerate(items):
-        if item.explicit is not None:
-            result.append((min(item.explicit, import_day), DateSource.EXPLICIT))
-            continue
-        full = _last_full(item.mentions, import_day)
-        result.append((full, DateSource.TEXT) if full else None)
-        if full is None:
-            yearless = [d for d in item.mentions if d.year is None]
-            if yearless:
-                partial[i] = yearless[-1]
-    if partial:  # only dates read from a source or a text anchor a year
-        newer, older = _neighbours(result)
-        for i, mention in partial.items():
-            day = _fit_year(mention, older[i], newer[i], import_day)
-            if day is not None:
-                result[i] = (day, DateSource.TEXT)
-    newer, older = _neighbours(result)
-    out: list[tuple[dt.date, DateSource]] = []
-    for i, found in enumerate(result):
-        if found is not None:
-            out.append(found)
-            continue
-        near = older[i] or newer[i]
-        out.append((near, DateSource.NEIGHBOUR) if near else (import_day, DateSource.IMPORT))
-    return out
+    return list(date_stream(items, import_day))
 
 
-def _neighbours(dated: Sequence[tuple[dt.date, DateSource] | None]
-                ) -> tuple[list[dt.date | None], list[dt.date | None]]:
-    """For each item, the date of the nearest dated item before it (newer, in a listing
-    given newest first) and after it (older): two passes, so long undated runs stay linear."""
-    newer: list[dt.date | None] = []
-    last: dt.date | None = None
-    for found in dated:
-        newer.append(last)
-        if found is not None:
-            last = found[0]
-    older: list[dt.date | None] = [None] * len(dated)
-    last = None
-    for i in range(len(dated) - 1, -1, -1):
-        older[i] = last
-        found = dated[i]
-        if found is not None:
-            last = found[0]
-    return newer, older
+def date_stream(items: Iterable[DatedText], import_day: dt.date
+                ) -> Iterator[tuple[dt.date, DateSource]]:
+    """`assign_dates`, yielding each item's date as soon as it is settled.
+
+    An item with its own date (explicit, or a full date in its text) settles at once and
+    anchors its neighbours. A "29 août" without year waits for the next anchor (the older
+    side) to pick its year; an undated item waits for the next dated item; at the end of the
+    listing the waiting ones fall back on the newer side, then on the import day. Only a run
+    of waiting items is ever held, so a long listing streams.
+    """
+    newer_anchor: dt.date | None = None  # the last explicit or full date seen
+    newer_dated: dt.date | None = None  # the last explicit or text date settled
+    waiting: list[tuple[DatedText, dt.date | None]] = []
+    for item in items:
+        own = _own_date(item, import_day)
+        if own is None:
+            waiting.append((item, newer_anchor))
+            continue
+        yield from _settle(waiting, own[0], newer_dated, import_day)
+        waiting = []
+        newer_anchor = newer_dated = own[0]
+        yield own
+    yield from _settle(waiting, None, newer_dated, import_day)
+
+
+def _own_date(item: DatedText, import_day: dt.date) -> tuple[dt.date, DateSource] | None:
+    if item.explicit is not None:
+        return min(item.explicit, import_day), DateSource.EXPLICIT
+    full = _last_full(item.mentions, import_day)
+    return (full, DateSource.TEXT) if full else None
+
+
+def _settle(waiting: list[tuple[DatedText, dt.date | None]], older: dt.date | None,
+            newer_dated: dt.date | None, import_day: dt.date
+            ) -> Iterator[tuple[dt.date, DateSource]]:
+    """Dates for a run of waiting items, now that the next anchor (`older`) is known."""
+    found: list[dt.date | None] = []
+    for item, newer_anchor in waiting:
+        yearless = [d for d in item.mentions if d.year is None]
+        found.append(_fit_year(yearless[-1], older, newer_anchor, import_day)
+                     if yearless else None)
+    settled: list[tuple[dt.date, DateSource]] = []
+    nearest_older = older
+    for day in reversed(found):  # an undated item takes the nearest dated older one
+        if day is not None:
+            nearest_older = day
+            settled.append((day, DateSource.TEXT))
+        else:
+            settled.append((nearest_older, DateSource.NEIGHBOUR) if nearest_older else
+                           (dt.date.min, DateSource.IMPORT))
+    settled.reverse()
+    for (day, source), text_day in zip(settled, found, strict=True):
+        if text_day is not None:
+            newer_dated = text_day
+        if source is DateSource.IMPORT:  # nothing older: the nearest newer, else today
+            yield (newer_dated, DateSource.NEIGHBOUR) if newer_dated else (
+                import_day, DateSource.IMPORT)
+        else:
+            yield day, source
 
 
 def _fit_year(mention: DateMention, older: dt.date | None, newer: dt.date | None,
