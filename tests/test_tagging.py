@@ -187,3 +187,50 @@ def test_an_explicit_date_is_kept_but_never_after_the_import_day() -> None:
 def test_long_undated_runs_stay_linear() -> None:
     leads = ["Le 2 mai 2025."] + ["Rien."] * 50_000
     assert _dates(leads)[-1] == ("2025-05-02", "neighbour")
+
+
+def _reference_dates(items: list[DatedText], today: dt.date) -> list[tuple[dt.date, DateSource]]:
+    """The dating rules restated the slow, obvious way, as an oracle for the streaming code."""
+    from bot.tagging.dates import _fit_year, _last_full
+
+    own: list[tuple[dt.date, DateSource] | None] = []
+    for item in items:
+        if item.explicit is not None:
+            own.append((min(item.explicit, today), DateSource.EXPLICIT))
+        else:
+            full = _last_full(item.mentions, today)
+            own.append((full, DateSource.TEXT) if full else None)
+    dated = list(own)
+    for i, item in enumerate(items):
+        yearless = [d for d in item.mentions if d.year is None]
+        if own[i] is None and yearless:
+            newer = next((own[j][0] for j in range(i - 1, -1, -1) if own[j]), None)
+            older = next((own[j][0] for j in range(i + 1, len(items)) if own[j]), None)
+            day = _fit_year(yearless[-1], older, newer, today)
+            if day is not None:
+                dated[i] = (day, DateSource.TEXT)
+    out = []
+    for i, found in enumerate(dated):
+        if found is not None:
+            out.append(found)
+            continue
+        older = next((dated[j][0] for j in range(i + 1, len(items)) if dated[j]), None)
+        newer = next((dated[j][0] for j in range(i - 1, -1, -1) if dated[j]), None)
+        near = older or newer
+        out.append((near, DateSource.NEIGHBOUR) if near else (today, DateSource.IMPORT))
+    return out
+
+
+_MENTION = st.builds(lambda d, m, y: __import__("bot.tagging.dates", fromlist=["x"])
+                     .DateMention(0, d, m, y),
+                     st.integers(1, 28), st.integers(1, 12),
+                     st.one_of(st.none(), st.integers(2020, 2027)))
+_ITEM = st.builds(DatedText, st.one_of(st.none(), st.dates(dt.date(2020, 1, 1),
+                                                           dt.date(2027, 12, 31))),
+                  st.lists(_MENTION, max_size=3))
+
+
+@given(st.lists(_ITEM, max_size=30))
+def test_streamed_dates_match_the_rules_stated_plainly(items: list[DatedText]) -> None:
+    assert assign_dates(items, TODAY) == _reference_dates(items, TODAY)
+    assert all(day <= TODAY for day, _ in assign_dates(items, TODAY))
