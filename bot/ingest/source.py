@@ -55,7 +55,7 @@ def read_source(location: str, *, timeout: float = FETCH_TIMEOUT,
     except OSError as exc:
         raise InputError(f"{location}: cannot read ({exc.strerror})") from None
     if len(data) > max_bytes:
-        raise InputError(f"{location}: larger than {max_bytes // 1_048_576} MiB; split it")
+        raise InputError(f"{location}: larger than {_size(max_bytes)}; split it")
     return Source(location, data, path.resolve().parent)
 
 
@@ -73,8 +73,12 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
         reason = getattr(exc, "reason", exc)
         raise InputError(f"{url}: unreachable ({reason})") from None
     if len(data) > max_bytes:
-        raise InputError(f"{url}: larger than {max_bytes // 1_048_576} MiB; refusing it")
+        raise InputError(f"{url}: larger than {_size(max_bytes)}; refusing it")
     return data
+
+
+def _size(count: int) -> str:
+    return f"{count // 1_048_576} MiB" if count >= 1_048_576 else f"{count:,} bytes"
 
 
 def check_not_empty_or_binary(source: Source) -> None:
