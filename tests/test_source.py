@@ -15,7 +15,7 @@ from bot.ingest.source import read_source
 
 
 class _Slow(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         if self.path == "/big":
             self.send_response(200)
             self.end_headers()
