@@ -11,7 +11,6 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
@@ -20,8 +19,6 @@ from bot.config import Settings
 from bot.errors import BotError, InputError, one_line
 from bot.model import Article, Country, NewArticle, parse_country
 from bot.store import ArticleQuery, Store, open_store
-
-log = logging.getLogger(__name__)
 
 
 class BotGroup(click.Group):
@@ -253,6 +250,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-__all__ = ["Path", "cli", "main"]
