@@ -1,13 +1,26 @@
-"""The weekly digest. For now: ISO week windows, which the article listing needs too."""
+"""The weekly digest: week windows, assembly by country, and the frozen snapshot's JSON.
+
+Pure: articles and a clock go in, values come out. The store and the archive folder are the
+caller's business (`bot/freeze.py`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
 
 from bot.errors import InputError
+from bot.model import Article, Country
 
+SCHEMA_VERSION = 1  # of digest.json; bump when its shape changes
+MAX_FEATURED = 3
+# Sections in reading order: the region first, the five in French alphabetical order, the rest.
+SECTION_ORDER: tuple[Country, ...] = (Country.REGION, Country.KZ, Country.KG, Country.UZ,
+                                      Country.TJ, Country.TM, Country.OTHER)
 _WEEK = re.compile(r"(\d{4})-?W(\d{1,2})", re.IGNORECASE)
 
 
@@ -26,8 +39,21 @@ class IsoWeek:
         return dt.date.fromisocalendar(self.year, self.week, 1)
 
     @property
+    def sunday(self) -> dt.date:
+        return self.monday + dt.timedelta(days=6)
+
+    @property
     def next_monday(self) -> dt.date:
         return self.monday + dt.timedelta(days=7)
+
+    def shifted(self, weeks: int) -> IsoWeek:
+        return IsoWeek.of(self.monday + dt.timedelta(weeks=weeks))
+
+    def window(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+        """Monday 00:00 to the next Monday 00:00 in `tz`: 167 or 169 hours across a
+        daylight-saving change, since each end is local midnight."""
+        start = dt.datetime.combine(self.monday, dt.time(), tzinfo=tz)
+        return start, dt.datetime.combine(self.next_monday, dt.time(), tzinfo=tz)
 
     @classmethod
     def of(cls, day: dt.date) -> IsoWeek:
@@ -46,4 +72,131 @@ def parse_week(value: str) -> IsoWeek:
             raise InputError(f"--week: {value!r} does not exist; {year} has "
                              f"{dt.date(year, 12, 28).isocalendar()[1]} weeks") from None
         return IsoWeek(year, week)
-    raise InputError(f'--week must look like "2025-W34", got {value!r}')
+    raise InputError(f'--week must look like "2025-W34", "latest" or "last", got {value!r}')
+
+
+def last_complete_week(now: dt.datetime, tz: ZoneInfo) -> IsoWeek:
+    """The week that ended most recently before `now` (local to `tz`)."""
+    return IsoWeek.of(now.astimezone(tz).date()).shifted(-1)
+
+
+def resolve_week(value: str, now: dt.datetime, tz: ZoneInfo,
+                 newest_article_day: dt.date | None) -> IsoWeek:
+    """A week from `2025-W34`, `latest` (the newest week with articles) or `last` (the last
+    complete week before now)."""
+    word = value.strip().lower()
+    if word == "last":
+        return last_complete_week(now, tz)
+    if word == "latest":
+        if newest_article_day is None:
+            raise InputError("--week latest: the store has no articles yet; run bot import")
+        return IsoWeek.of(newest_article_day)
+    return parse_week(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An article as a digest shows it: a copy, so later edits cannot change a frozen one."""
+
+    id: int
+    title: str
+    lead: str
+    url: str | None
+    published: dt.date
+    country: Country
+    needs_review: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> Item:
+        return cls(article.id, article.title, article.lead, article.url, article.published,
+                   article.country, article.needs_review)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    country: Country
+    items: tuple[Item, ...]
+    continued: bool = False  # a later part of a section split across messages
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One week's digest: *À la une*, then the sections in `SECTION_ORDER`, none empty."""
+
+    week: IsoWeek
+    featured: tuple[Item, ...]
+    sections: tuple[Section, ...]
+    frozen_at: dt.datetime | None = None
+    countries: frozenset[Country] = field(default_factory=frozenset)  # empty: every section
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        """Every article, in reading order."""
+        return self.featured + tuple(i for s in self.sections for i in s.items)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.featured and not self.sections
+
+    def only(self, countries: Iterable[Country]) -> Digest:
+        """The variant a reader following `countries` gets (all of them when empty)."""
+        wanted = frozenset(countries)
+        if not wanted:
+            return self
+        return replace(self, featured=tuple(i for i in self.featured if i.country in wanted),
+                       sections=tuple(s for s in self.sections if s.country in wanted),
+                       countries=wanted)
+
+
+def assemble_week(articles: Sequence[Article], week: IsoWeek) -> Digest:
+    """The digest of `week` from `articles` (any; those outside the week are left out).
+
+    Newest first inside a section, the store's order (the listing's) within a day; up to
+    three featured articles go to *À la une* and are not repeated below.
+    """
+    inside = [a for a in articles if week.monday <= a.published < week.next_monday]
+    ordered = sorted(inside, key=lambda a: (-a.published.toordinal(), a.id))
+    featured = tuple(Item.of(a) for a in ordered if a.featured)[:MAX_FEATURED]
+    shown = {i.id for i in featured}
+    sections = []
+    for country in SECTION_ORDER:
+        items = tuple(Item.of(a) for a in ordered if a.country is country and a.id not in shown)
+        if items:
+            sections.append(Section(country, items))
+    return Digest(week, featured, tuple(sections))
+
+
+def digest_to_json(digest: Digest) -> str:
+    """The snapshot written to the store and to `digests/<week>/digest.json`."""
+    def item(i: Item) -> dict[str, object]:
+        return {"id": i.id, "title": i.title, "lead": i.lead, "url": i.url,
+                "published": i.published.isoformat(), "country": i.country.value,
+                "needs_review": i.needs_review}
+
+    return json.dumps({
+        "schema_version": SCHEMA_VERSION,
+        "week": str(digest.week),
+        "frozen_at": digest.frozen_at.isoformat() if digest.frozen_at else None,
+        "featured": [item(i) for i in digest.featured],
+        "sections": [{"country": s.country.value, "items": [item(i) for i in s.items]}
+                     for s in digest.sections],
+    }, ensure_ascii=False, indent=1)
+
+
+def digest_from_json(text: str) -> Digest:
+    data = json.loads(text)
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(f"digest.json: schema version {data.get('schema_version')!r}, this "
+                         f"bot reads {SCHEMA_VERSION}")
+
+    def item(d: dict[str, object]) -> Item:
+        return Item(int(str(d["id"])), str(d["title"]), str(d["lead"]),
+                    str(d["url"]) if d.get("url") else None,
+                    dt.date.fromisoformat(str(d["published"])), Country(str(d["country"])),
+                    str(d["needs_review"]) if d.get("needs_review") else None)
+
+    frozen = data.get("frozen_at")
+    return Digest(parse_week(data["week"]), tuple(item(i) for i in data["featured"]),
+                  tuple(Section(Country(s["country"]), tuple(item(i) for i in s["items"]))
+                        for s in data["sections"]),
+                  dt.datetime.fromisoformat(frozen) if frozen else None)

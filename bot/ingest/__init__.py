@@ -20,7 +20,7 @@ from bot.errors import InputError, RecordError
 from bot.ingest.parsed import ParseResult
 from bot.ingest.source import Source, read_source
 from bot.model import ArticleDraft, Country, NewArticle
-from bot.tagging.countries import classify_words
+from bot.tagging.countries import classify_words, subject_positions
 from bot.tagging.dates import DatedText, DateMention, date_stream, find_dates
 from bot.tagging.text import words
 
@@ -132,7 +132,8 @@ def read_texts(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
     for title, lead, real_title in texts:
         lead_words = words(lead)  # once, for the date and the country
         # A title made up from the lead would count the lead's first clause twice.
-        tag = classify_words(words(title) if real_title else [], lead_words)
+        title_words = words(title) if real_title else []
+        tag = classify_words(title_words, lead_words, subject_positions(title, title_words))
         readings.append(Reading(tag.country.value, " ".join(tag.countries),
                                 find_dates(lead, lead_words), content_hash(title, lead)))
     return readings

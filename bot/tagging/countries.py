@@ -102,7 +102,7 @@ def _is_diaspora(tokens: list[str], i: int, entry: Entry) -> bool:
     (abroad, or in another of the five) is not their homeland's news."""
     if not (entry.kind is Kind.DEMONYM and entry.plural):
         return False
-    if i == 0 or tokens[i - 1] not in _DETERMINERS:
+    if i == 0:
         return False
     j = i + 1
     if j < len(tokens) and tokens[j] not in _PLACE_PREPOSITIONS:
@@ -130,11 +130,22 @@ def classify(title: str, lead: str) -> CountryTag:
     times), where a tie goes to the one named first in the title (else in the lead), and a
     tie of three or more of the five, or of places they share, → REGION.
     """
-    return classify_words(words(title), words(lead))
+    title_words = words(title)
+    return classify_words(title_words, words(lead), subject_positions(title, title_words))
 
 
-def classify_words(title_words: list[str], lead_words: list[str]) -> CountryTag:
-    """`classify` on words already folded by `bot.tagging.text.words`."""
+def subject_positions(title: str, title_words: list[str]) -> frozenset[int]:
+    """Where a French headline's subject stands: its first word, and the first word after
+    its kicker ("Russie : …", "Gazoducs de Sibérie : Moscou …")."""
+    if ":" not in title:
+        return frozenset({0})
+    return frozenset({0, len(words(title.split(":", 1)[0]))}) if title_words else frozenset()
+
+
+def classify_words(title_words: list[str], lead_words: list[str],
+                   subjects: frozenset[int] = frozenset({0})) -> CountryTag:
+    """`classify` on words already folded by `bot.tagging.text.words`; `subjects` are the
+    title's subject positions (see `subject_positions`)."""
     title_mentions = find_mentions(title_words)
     lead_mentions = find_mentions(lead_words)
     scores: dict[str, int] = defaultdict(int)
@@ -152,7 +163,7 @@ def classify_words(title_words: list[str], lead_words: list[str]) -> CountryTag:
     region = scores.pop(_REGION, 0)
     mentioned = tuple(_COUNTRIES[c] for c in sorted(scores, key=lambda c: (-scores[c], order[c])))
     if title_mentions:
-        forced = _title_rule(title_words, title_mentions, lead_mentions)
+        forced = _title_rule(title_words, title_mentions, lead_mentions, subjects)
         if forced is not None:
             return CountryTag(forced, mentioned)
     if not scores:
@@ -168,11 +179,12 @@ def _score(m: Mention, weight: int, where: tuple[int, int], scores: dict[str, in
             order[code] = where
 
 
-def _title_rule(tokens: list[str], mentions: list[Mention],
-                lead_mentions: list[Mention]) -> Country | None:
+def _title_rule(tokens: list[str], mentions: list[Mention], lead_mentions: list[Mention],
+                subjects: frozenset[int]) -> Country | None:
     """What the title alone settles: somewhere else (OTHER), or the region (REGION)."""
     counted = [m for m in mentions if m.counts]
-    if not counted and any(_is_elsewhere(tokens, m, lead_mentions) for m in mentions):
+    if not counted and any(_is_elsewhere(tokens, m, lead_mentions, subjects)
+                           for m in mentions):
         return Country.OTHER
     named = {c for m in counted if m.entry.naming for c in m.entry.countries}
     if len(named) >= 3:
@@ -187,14 +199,18 @@ def _title_rule(tokens: list[str], mentions: list[Mention],
     return Country.REGION
 
 
-def _is_elsewhere(tokens: list[str], m: Mention, lead_mentions: list[Mention]) -> bool:
+def _is_elsewhere(tokens: list[str], m: Mention, lead_mentions: list[Mention],
+                  subjects: frozenset[int]) -> bool:
     """A title mention that puts the story abroad: a diaspora, a place abroad that is not
     a mere venue ("à Riyad"), or a foreign adjective when the lead has nothing of ours but
     the region."""
     if m.diaspora:
         return True
-    if m.entry.kind is Kind.FOREIGN:
-        return _word_before(tokens, m.position) not in _LOCATIVES
+    if m.entry.kind is Kind.FOREIGN:  # the title's subject: "Russie : …", "La Chine …"
+        start = m.position
+        while start > 0 and tokens[start - 1] in _ARTICLES:
+            start -= 1
+        return start in subjects
     if m.entry.kind is Kind.FOREIGN_DEMONYM:
         return not any(n.counts and n.entry.kind is not Kind.REGION for n in lead_mentions)
     return False
@@ -223,6 +239,8 @@ def _decide(ours: dict[str, int], region: int, order: dict[str, tuple[int, int]]
     if len([c for c in top if c != _REGION]) >= 3:
         return Country.REGION
     top.sort(key=lambda c: order[c])
-    if len(top) > 1 and order[top[0]] == order[top[1]]:
-        return Country.REGION  # one shared place and nothing else to tell them apart
+    if len(top) > 1 and (order[top[0]] == order[top[1]] or order[top[0]][0] == 1):
+        # one shared place and nothing else to tell them apart, or two of the five only
+        # in the lead: the region
+        return Country.REGION
     return _COUNTRIES[top[0]]

@@ -71,7 +71,8 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Öskemen, Semeï, Semey, Semipalatinsk, Kyzylorda, Kzyl-Orda, Taraz, "
                     "Jambyl, Djamboul, Turkestan, Kostanaï, Kostanay, Ouralsk, Uralsk, "
                     "Taldykorgan, Ekibastouz, Ekibastuz, Jezkazgan, Zhezkazgan, Baïkonour, "
-                    "Baïkonur, Baikonur, Mangystaou, Mangystau, Mangghystau, Kokchetaou, "
+                    "Baïkonur, Baikonur, Mangystaou, Mangystau, Mangghystau, Manguistaou, "
+                    "Mangistau, Beket-Ata, Kokchetaou, "
                     "Kokshetau, Janaozen, Zhanaozen, Jana-Ozen, Bourabaï, Burabay, Borovoe, "
                     "Medeu, Médéo, Khorgos, Khorgas, Balkhach, Balkhash, Tengiz, Kachagan, "
                     "Kashagan, Karatchaganak, Karachaganak, Temirtaou, Temirtau, Rudny, "
@@ -137,7 +138,8 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                     "Istaravshan, Pendjikent, Panjakent, Penjikent, Isfara, Vahdat, "
                     "Toursounzoda, Tursunzoda, Haut-Badakhchan, Gorno-Badakhshan, GBAO, "
                     "Pamir, Pamirs, Vakhch, Vakhsh, Piandj, Pyandj, Iskanderkoul, "
-                    "Sughd, Soghd, Roshtkala, Ichkachim, Varzob, Hisor, Guissar, Kofarnihon",
+                    "Sughd, Soghd, Roshtkala, Ichkachim, Varzob, Hisor, Guissar, Kofarnihon, "
+                    "Yaghnob, yaghnobi, yaghnobis",
         Kind.INSTITUTION: "Rogoun, Rogun, Nourek, Nurek, Majlisi Oli, Majlisi Namoyandagon, "
                           "somoni, somonis, Somon Air, TALCO, Barqi Tojik, Barki Tojik, "
                           "hukumat, jamoat, jamoats",
@@ -167,6 +169,7 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
                      "cinq pays de la région, cinq États de la région, cinq républiques, "
                      "cinq chefs d'État de la région, sommet des cinq, IFAS, "
                      "Fonds international pour le sauvetage de la mer d'Aral, avec les cinq, CAFA, "
+                     "Turkestan soviétique, Turkestan russe, Turkestan occidental, "
                      "cinq présidents, cinq chefs d'État, cinq dirigeants, cinq ministres, "
                      "cinq pays, toute la région",
     },
@@ -174,7 +177,9 @@ _GAZETTEER: dict[str, dict[Kind, str]] = {
     # people named as living in one of them is a diaspora, not its homeland.
     "": {
         Kind.FOREIGN: "Turkestan oriental, Turkestan chinois, Petropavlovsk-Kamtchatski, "
-                      "Petropavlovsk-Kamchatsky, Badakhchan afghan, Pamir afghan, "
+                      "Petropavlovsk-Kamchatsky, Badakhchan afghan, Pamir afghan, Altaï mongol, "
+                      "Altaï russe, Altaï chinois, OCS, BRICS, "
+                      "Organisation de coopération de Shanghai, "
                       "Russie, Moscou, Kremlin, Saint-Pétersbourg, Kazan, Tatarstan, Sibérie, "
                       "Novossibirsk, Omsk, Orenbourg, Astrakhan, Tchétchénie, Daghestan, "
                       "Chine, Pékin, Beijing, Tianjin, Xinjiang, Ouroumtsi, Urumqi, Kachgar, "

@@ -1,0 +1,2 @@
+"""Rendering a digest for readers: email (MJML), plain text, Telegram. Pure, apart from
+MJML compilation."""

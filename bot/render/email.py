@@ -1,0 +1,76 @@
+"""The digest as an email: MJML (Jinja2) compiled to HTML by mjml-python, and the plain-text
+part. MJML runs once per variant (set of sections); each reader's links are filled in after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from mjml import mjml2html
+
+from bot.digest import Digest
+from bot.render.blocks import digest_blocks, preheader, title_line
+from bot.render.environment import environment
+from bot.render.i18n import normalize_locale, week_label
+
+UNSUBSCRIBE_PLACEHOLDER = "%%UNSUBSCRIBE_URL%%"
+PREFERENCES_PLACEHOLDER = "%%PREFERENCES_URL%%"
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message's HTML beyond this
+
+
+@dataclass(frozen=True, slots=True)
+class Masthead:
+    """What the newsroom puts around every digest, from settings."""
+
+    newsletter_name: str
+    archive_url: str  # the web version of this week
+    postal_address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """One variant of a week's email; `personalize` makes a reader's copy of it."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    locale: str
+
+    def personalize(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
+        """(html, text) with this reader's links in place of the placeholders."""
+        html = self.html.replace(UNSUBSCRIBE_PLACEHOLDER, escape(unsubscribe_url)).replace(
+            PREFERENCES_PLACEHOLDER, escape(preferences_url))
+        text = self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url).replace(
+            PREFERENCES_PLACEHOLDER, preferences_url)
+        return html, text
+
+
+def render_mjml(digest: Digest, masthead: Masthead, locale: str) -> str:
+    """The MJML source of the email (kept apart so benchmarks can time compilation)."""
+    return environment(locale).get_template("email/digest.mjml.j2").render(
+        _context(digest, masthead, locale))
+
+
+def render_email(digest: Digest, masthead: Masthead, locale: str = "fr") -> RenderedEmail:
+    locale = normalize_locale(locale)
+    context = _context(digest, masthead, locale)
+    html = mjml2html(render_mjml(digest, masthead, locale))
+    text = environment(locale).get_template("email/digest.txt.j2").render(context)
+    return RenderedEmail(str(context["subject"]), str(context["preheader"]), html, text, locale)
+
+
+def _context(digest: Digest, masthead: Masthead, locale: str) -> dict[str, object]:
+    return {
+        "subject": title_line(masthead.newsletter_name, digest, locale),
+        "preheader": preheader(digest),
+        "newsletter_name": masthead.newsletter_name,
+        "label": _capitalized(week_label(digest.week, locale)),
+        "blocks": digest_blocks(digest, locale),
+        "archive_url": masthead.archive_url,
+        "postal_address": masthead.postal_address,
+    }
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]

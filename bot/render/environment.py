@@ -1,0 +1,43 @@
+"""The Jinja2 environments: one per locale, templates from `bot/templates/`.
+
+Autoescape is on for every markup template (`.mjml.j2`, `.html.j2`) and off for plain text.
+Article content only ever enters as variables: it is never compiled as a template.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from bot.model import Country
+from bot.render.i18n import country_name, format_day, normalize_locale, translations, week_label
+from bot.render.typography import french_typography
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and not str(name).endswith(".txt.j2")
+
+
+@functools.cache
+def environment(locale: str) -> Environment:
+    locale = normalize_locale(locale)
+    env = Environment(loader=PackageLoader("bot", "templates"), autoescape=_autoescape,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        french=french_typography,
+        day=lambda d: format_day(d, locale),
+        country=lambda c: country_name(c, locale),
+        flag=lambda c: Country(c).flag,
+        wrap=wrap,
+    )
+    env.globals.update(week_label=lambda w: week_label(w, locale), locale=locale)
+    return env
+
+
+def wrap(text: str, width: int = 72) -> str:
+    """Fold at `width` columns on ordinary spaces (no-break spaces hold, long URLs stay)."""
+    return textwrap.fill(text, width=width, break_long_words=False, break_on_hyphens=False)

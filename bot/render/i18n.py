@@ -1,0 +1,98 @@
+"""Words a reader sees: gettext catalogs (French is the source language) and Babel dates.
+
+Catalogs are the `.po` files under `bot/locales/`, compiled in memory on first use, so a
+checkout and a wheel read the same files and nothing generated is committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from importlib.resources import files
+
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from bot.digest import IsoWeek
+from bot.model import Country
+
+LOCALES = ("fr", "en", "ru")
+DEFAULT_LOCALE = "fr"
+
+
+def normalize_locale(value: str | None) -> str:
+    """`fr`, `en` or `ru` from a language tag like `en-GB` or `ru_RU`; French otherwise."""
+    code = (value or "").replace("_", "-").split("-")[0].lower()
+    return code if code in LOCALES else DEFAULT_LOCALE
+
+
+@functools.cache
+def translations(locale: str) -> NullTranslations:
+    """The catalog of `locale`, compiled from its `.po` file."""
+    po = files("bot") / "locales" / normalize_locale(locale) / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=normalize_locale(locale))
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def gettext(locale: str, message: str, **values: object) -> str:
+    """`message` in `locale`, with `%(name)s` placeholders filled from `values`."""
+    text = translations(locale).gettext(message)
+    return text % values if values else text
+
+
+def ngettext(locale: str, singular: str, plural: str, count: int, **values: object) -> str:
+    text = translations(locale).ngettext(singular, plural, count)
+    return text % {"count": count, **values}
+
+
+def country_name(country: Country, locale: str) -> str:
+    """A section's name in `locale` ("Kirghizstan", "Kyrgyzstan", "Киргизия")."""
+    return translations(locale).gettext(_COUNTRY_MESSAGES[country])
+
+
+# The French names, marked for extraction; `country_name` translates them.
+def _(message: str) -> str:
+    return message
+
+
+_COUNTRY_MESSAGES = {
+    Country.KZ: _("Kazakhstan"), Country.KG: _("Kirghizstan"), Country.UZ: _("Ouzbékistan"),
+    Country.TJ: _("Tadjikistan"), Country.TM: _("Turkménistan"),
+    Country.REGION: _("Asie centrale"), Country.OTHER: _("Autres"),
+}
+
+
+def format_day(day: dt.date, locale: str) -> str:
+    """`jeudi 21 août 2025`; French writes the first of the month `1er`."""
+    text = format_date(day, "EEEE d MMMM y", locale=normalize_locale(locale))
+    return _first_of_month(text, day, locale)
+
+
+def week_label(week: IsoWeek, locale: str) -> str:
+    """`semaine du 18 au 24 août 2025`, `du 28 juillet au 3 août 2025`, `du 29 décembre 2025
+    au 4 janvier 2026`: Babel dates in a translatable sentence (CLDR has no "du … au …")."""
+    start, end = week.monday, week.sunday
+    locale = normalize_locale(locale)
+    if start.year != end.year:
+        pattern = "d MMMM y"
+    elif start.month != end.month:
+        pattern = "d MMMM"
+    else:
+        pattern = "d"
+    first = _first_of_month(format_date(start, pattern, locale=locale), start, locale)
+    last = _first_of_month(format_date(end, "d MMMM y", locale=locale), end, locale)
+    return gettext(locale, "semaine du %(start)s au %(end)s", start=first, end=last)
+
+
+def _first_of_month(text: str, day: dt.date, locale: str) -> str:
+    if day.day != 1 or normalize_locale(locale) != "fr":
+        return text
+    return text.replace("1 ", "1er ", 1) if text.startswith("1 ") else text.replace(
+        " 1 ", " 1er ", 1)
