@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from bot.config import Settings
 from bot.errors import BotError, InputError, one_line
 from bot.model import Article, Country, NewArticle, parse_country
 from bot.store import ArticleQuery, Store, open_store
+
+if TYPE_CHECKING:
+    from bot.preview import Preview
 
 
 class BotGroup(click.Group):
@@ -113,6 +116,11 @@ def cli(ctx: click.Context, verbose: int) -> None:
 def import_command(context: Context, location: str, fmt: str | None, skip_invalid: bool,
                    dry_run: bool) -> None:
     """Import articles from a listing, an RSS/Atom feed or JSON lines (file or URL)."""
+    _import(context, location, fmt, skip_invalid, dry_run)
+
+
+def _import(context: Context, location: str, fmt: str | None = None,
+            skip_invalid: bool = False, dry_run: bool = False) -> None:
     from bot.errors import ImportRejected
     from bot.ingest import load
     from bot.rejects import write_rejects
@@ -195,6 +203,74 @@ def edit_article(context: Context, article_id: int, country: str | None, day: st
                                      country=new_country, published=published,
                                      featured=feature)
     _echo_articles([article])
+
+
+@cli.command()
+@click.option("--week", "week_text", default="latest", show_default=True,
+              help='"2025-W34", "latest" (newest week with articles) or "last" (last '
+                   "complete week).")
+@click.option("--countries", help="Only these sections, as a reader following them gets "
+                                  "it: codes or names, comma-separated (KZ,UZ).")
+@pass_context
+def preview(context: Context, week_text: str, countries: str | None) -> None:
+    """Render a week's digest (email, text, Telegram) into the archive folder and summarize
+    it; exits 1 when the week has no articles."""
+    _preview(context, week_text, countries)
+
+
+@cli.command()
+@pass_context
+def demo(context: Context) -> None:
+    """Import the bundled sample articles into the store and preview their latest week."""
+    from importlib.resources import as_file, files
+
+    sample = files("bot") / "samples" / "articles-fr.txt"
+    with as_file(sample) as path:
+        _import(context, str(path))
+    _preview(context, "latest", None)
+
+
+def _preview(context: Context, week_text: str, countries: str | None) -> None:
+    from bot.digest import resolve_week
+    from bot.preview import preview_week
+
+    now = context.now()
+    wanted = frozenset(parse_country(c, field_name="--countries")
+                       for c in (countries or "").split(",") if c.strip())
+    with context.open_store() as store:
+        week = resolve_week(week_text, now, context.settings.timezone,
+                            store.newest_article_day())
+        shown = preview_week(store, context.settings, week, wanted, now)
+    if shown.digest.is_empty:
+        click.echo(f"no articles in {week}", err=True)
+        raise click.exceptions.Exit(1)
+    _echo_preview(shown)
+
+
+def _echo_preview(shown: Preview) -> None:
+    from bot.render.i18n import country_name, week_label
+
+    digest = shown.digest
+    state = ("sent on " + f"{shown.week.stored.sent_at:%Y-%m-%d %H:%M}" if shown.week.stored
+             and shown.week.stored.sent_at else "being sent" if shown.week.is_final
+             else "frozen" if shown.week.stored else "live (the week is not over)")
+    click.echo(f"{digest.week}: {week_label(digest.week, 'fr')} ({state})")
+    if shown.week.is_final:
+        click.echo("this week's digest was sent: showing the frozen copy, later articles "
+                   "and edits are not in it")
+    if digest.featured:
+        click.echo(f"  À la une: {len(digest.featured)}")
+    for section in digest.sections:
+        click.echo(f"  {section.country.flag} {country_name(section.country, 'fr')}: "
+                   f"{len(section.items)}")
+    size = len(shown.email.html.encode())
+    messages = f"{len(shown.parts)} message" + ("s" if len(shown.parts) > 1 else "")
+    click.echo(f"email: {size / 1024:.1f} KB HTML, {len(shown.email.text.splitlines())} "
+               f"lines of text; telegram: {messages}")
+    for line in shown.warnings:
+        click.echo(f"warning: {one_line(line)}")
+    for path in shown.files:
+        click.echo(f"wrote {path.resolve()}")
 
 
 @cli.group()

@@ -112,6 +112,23 @@ class InsertResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDigest:
+    """A week's frozen digest as the store keeps it."""
+
+    week: str
+    status: str  # frozen | sending | sent
+    schema_version: int
+    snapshot: str
+    frozen_at: dt.datetime
+    sent_at: dt.datetime | None
+
+    @property
+    def is_final(self) -> bool:
+        """Sending or sent: it never changes again."""
+        return self.status != "frozen"
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleQuery:
     """A filter for `Store.list_articles`; dates are local, `until` excluded."""
 
@@ -234,6 +251,51 @@ class Store:
             sql = f"UPDATE articles SET {', '.join(sets)} WHERE id = ?"  # noqa: S608
             conn.execute(sql, [*params, article_id])
         return self.get_article(article_id)
+
+    def newest_article_day(self) -> dt.date | None:
+        row = self.conn.execute("SELECT max(published) FROM articles").fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+    def article_weeks(self) -> list[tuple[str, int]]:
+        """(first day of each ISO week that has articles, their count), newest first; the
+        caller maps days to weeks (SQLite's %W is not ISO)."""
+        rows = self.conn.execute("SELECT published, count(*) FROM articles GROUP BY published "
+                                 "ORDER BY published DESC").fetchall()
+        return [(str(day), int(count)) for day, count in rows]
+
+    # -- digests ------------------------------------------------------------------------
+
+    def get_digest(self, week: str) -> StoredDigest | None:
+        row = self.conn.execute(
+            "SELECT week, status, schema_version, snapshot, frozen_at, sent_at FROM digests "
+            "WHERE week = ?", (week,)).fetchone()
+        if row is None:
+            return None
+        return StoredDigest(str(row[0]), str(row[1]), int(row[2]), str(row[3]),
+                            dt.datetime.fromisoformat(str(row[4])),
+                            dt.datetime.fromisoformat(str(row[5])) if row[5] else None)
+
+    def save_digest(self, week: str, snapshot: str, schema_version: int,
+                    now: dt.datetime) -> StoredDigest:
+        """Store (or refresh) a week's snapshot; one already being sent or sent is kept as
+        it is, and returned."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO digests (week, status, schema_version, snapshot, frozen_at) "
+                "VALUES (?, 'frozen', ?, ?, ?) ON CONFLICT (week) DO UPDATE SET "
+                "schema_version = excluded.schema_version, snapshot = excluded.snapshot, "
+                "frozen_at = excluded.frozen_at WHERE digests.status = 'frozen'",
+                (week, schema_version, snapshot, _instant(now)))
+        stored = self.get_digest(week)
+        assert stored is not None
+        return stored
+
+    def mark_digest(self, week: str, status: str, now: dt.datetime) -> None:
+        """Move a frozen digest on to `sending` or `sent` (never back)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE digests SET status = ?, sent_at = CASE WHEN ? = 'sent' THEN ? "
+                         "ELSE sent_at END WHERE week = ?",
+                         (status, status, _instant(now), week))
 
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.digest import Digest, Item
-from bot.render.i18n import country_name, format_day, gettext, week_label
+from bot.render.i18n import country_name, format_day, translate, week_label
 from bot.render.typography import french_typography
 
 PREHEADER_LENGTH = 140
@@ -45,7 +45,7 @@ def show(item: Item, locale: str) -> ShownItem:
 def digest_blocks(digest: Digest, locale: str) -> list[Block]:
     blocks = []
     if digest.featured:
-        blocks.append(Block("⭐ " + gettext(locale, "À la une"), len(digest.featured),
+        blocks.append(Block("⭐ " + translate(locale, "À la une"), len(digest.featured),
                             tuple(show(i, locale) for i in digest.featured)))
     for section in digest.sections:
         heading = f"{section.country.flag} {country_name(section.country, locale)}"

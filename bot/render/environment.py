@@ -9,21 +9,19 @@ from __future__ import annotations
 import functools
 import textwrap
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.model import Country
 from bot.render.i18n import country_name, format_day, normalize_locale, translations, week_label
 from bot.render.typography import french_typography
 
 
-def _autoescape(name: str | None) -> bool:
-    return bool(name) and not str(name).endswith(".txt.j2")
-
-
 @functools.cache
 def environment(locale: str) -> Environment:
     locale = normalize_locale(locale)
-    env = Environment(loader=PackageLoader("bot", "templates"), autoescape=_autoescape,
+    env = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(
+        enabled_extensions=("mjml.j2", "html.j2"), disabled_extensions=("txt.j2",),
+        default_for_string=True, default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]

@@ -41,15 +41,17 @@ def translations(locale: str) -> NullTranslations:
     return Translations(compiled)
 
 
-def gettext(locale: str, message: str, **values: object) -> str:
+def translate(locale: str, message: str, **values: object) -> str:
     """`message` in `locale`, with `%(name)s` placeholders filled from `values`."""
     text = translations(locale).gettext(message)
     return text % values if values else text
 
 
-def ngettext(locale: str, singular: str, plural: str, count: int, **values: object) -> str:
+def translate_plural(locale: str, singular: str, plural: str, count: int,
+                     **values: object) -> str:
+    """`singular` or `plural` in `locale` for `count`; `%(num)s` is the count."""
     text = translations(locale).ngettext(singular, plural, count)
-    return text % {"count": count, **values}
+    return text % {"num": count, **values}
 
 
 def country_name(country: Country, locale: str) -> str:
@@ -88,7 +90,7 @@ def week_label(week: IsoWeek, locale: str) -> str:
         pattern = "d"
     first = _first_of_month(format_date(start, pattern, locale=locale), start, locale)
     last = _first_of_month(format_date(end, "d MMMM y", locale=locale), end, locale)
-    return gettext(locale, "semaine du %(start)s au %(end)s", start=first, end=last)
+    return translate(locale, "semaine du %(start)s au %(end)s", start=first, end=last)
 
 
 def _first_of_month(text: str, day: dt.date, locale: str) -> str:

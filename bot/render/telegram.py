@@ -14,7 +14,7 @@ from html import escape
 
 from bot.digest import Digest
 from bot.render.blocks import Block, ShownItem, digest_blocks, title_line
-from bot.render.i18n import gettext
+from bot.render.i18n import translate
 
 MAX_TEXT = 4096  # Telegram's MessageLimit.MAX_TEXT_LENGTH
 MAX_ENTITIES = 100  # Telegram refuses a message with more formatting entities
@@ -56,7 +56,7 @@ def render_telegram(digest: Digest, newsletter_name: str, locale: str = "fr",
                     max_text: int = MAX_TEXT, max_entities: int = MAX_ENTITIES
                     ) -> list[TelegramPart]:
     """The digest's messages, in order; each within both limits."""
-    packer = _Packer(max_text, max_entities, gettext(locale, "suite"))
+    packer = _Packer(max_text, max_entities, translate(locale, "suite"))
     header = title_line(newsletter_name, digest, locale)
     packer.add(_Piece(f"<b>{_text(header)}</b>", header, 1), heading=None)
     for block in digest_blocks(digest, locale):
