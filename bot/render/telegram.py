@@ -60,9 +60,9 @@ def render_telegram(digest: Digest, newsletter_name: str, locale: str = "fr",
     header = title_line(newsletter_name, digest, locale)
     packer.add(_Piece(f"<b>{_text(header)}</b>", header, 1), heading=None)
     for block in digest_blocks(digest, locale):
-        title = _title(block)
-        items = [_article(item) for item in block.items]
-        packer.add_section(title, items)
+        # A continued section repeats its name, without the count: "🇰🇿 Kazakhstan (suite)".
+        name = _Piece(f"<b>{_text(block.heading)}</b>", block.heading, 1)
+        packer.add_section(_title(block), name, [_article(item) for item in block.items])
     return packer.finish()
 
 
@@ -112,12 +112,12 @@ class _Packer:
             return
         self.pieces.append(piece)
 
-    def add_section(self, title: _Piece, items: list[_Piece]) -> None:
+    def add_section(self, title: _Piece, name: _Piece, items: list[_Piece]) -> None:
         if items and not self.fits(title, items[0]):
             self.close()  # no title alone at the bottom of a message
         self.add(title, heading=None)
         for item in items:
-            self.add(item, heading=title)
+            self.add(item, heading=name)
 
     def start_continuing(self, heading: _Piece) -> None:
         suffix = f" ({self.continued})"
