@@ -48,16 +48,19 @@ class RenderedEmail:
 
 def render_mjml(digest: Digest, masthead: Masthead, locale: str) -> str:
     """The MJML source of the email (kept apart so benchmarks can time compilation)."""
-    return environment(locale).get_template("email/digest.mjml.j2").render(
-        _context(digest, masthead, locale))
+    return _mjml(_context(digest, masthead, locale), locale)
 
 
 def render_email(digest: Digest, masthead: Masthead, locale: str = "fr") -> RenderedEmail:
     locale = normalize_locale(locale)
     context = _context(digest, masthead, locale)
-    html = mjml2html(render_mjml(digest, masthead, locale))
+    html = mjml2html(_mjml(context, locale))
     text = environment(locale).get_template("email/digest.txt.j2").render(context)
     return RenderedEmail(str(context["subject"]), str(context["preheader"]), html, text, locale)
+
+
+def _mjml(context: dict[str, object], locale: str) -> str:
+    return environment(locale).get_template("email/digest.mjml.j2").render(context)
 
 
 def _context(digest: Digest, masthead: Masthead, locale: str) -> dict[str, object]:
