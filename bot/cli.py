@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -244,16 +245,20 @@ def _preview(context: Context, week_text: str, countries: str | None) -> None:
     if shown.digest.is_empty:
         click.echo(f"no articles in {week}", err=True)
         raise click.exceptions.Exit(1)
-    _echo_preview(shown)
+    _echo_preview(shown, context.settings.timezone)
 
 
-def _echo_preview(shown: Preview) -> None:
+def _echo_preview(shown: Preview, tz: ZoneInfo) -> None:
     from bot.render.i18n import country_name, week_label
 
     digest = shown.digest
-    state = ("sent on " + f"{shown.week.stored.sent_at:%Y-%m-%d %H:%M}" if shown.week.stored
-             and shown.week.stored.sent_at else "being sent" if shown.week.is_final
-             else "frozen" if shown.week.stored else "live (the week is not over)")
+    stored = shown.week.stored
+    if stored is not None and stored.sent_at is not None:
+        state = f"sent on {stored.sent_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    elif stored is not None:
+        state = "being sent" if stored.is_final else "frozen"
+    else:
+        state = "live (the week is not over)"
     click.echo(f"{digest.week}: {week_label(digest.week, 'fr')} ({state})")
     if shown.week.is_final:
         click.echo("this week's digest was sent: showing the frozen copy, later articles "
