@@ -177,6 +177,7 @@ def digest_to_json(digest: Digest) -> str:
         "schema_version": SCHEMA_VERSION,
         "week": str(digest.week),
         "frozen_at": digest.frozen_at.isoformat() if digest.frozen_at else None,
+        "countries": sorted(c.value for c in digest.countries),
         "featured": [item(i) for i in digest.featured],
         "sections": [{"country": s.country.value, "items": [item(i) for i in s.items]}
                      for s in digest.sections],
@@ -199,4 +200,5 @@ def digest_from_json(text: str) -> Digest:
     return Digest(parse_week(data["week"]), tuple(item(i) for i in data["featured"]),
                   tuple(Section(Country(s["country"]), tuple(item(i) for i in s["items"]))
                         for s in data["sections"]),
-                  dt.datetime.fromisoformat(frozen) if frozen else None)
+                  dt.datetime.fromisoformat(frozen) if frozen else None,
+                  frozenset(Country(c) for c in data.get("countries", [])))

@@ -63,8 +63,9 @@ def preheader(digest: Digest, limit: int = PREHEADER_LENGTH) -> str:
     """The top stories' titles, for the inbox's preview line."""
     text = ""
     for item in digest.items:
-        candidate = f"{text} · {item.title}" if text else item.title
+        title = french_typography(item.title)
+        candidate = f"{text} · {title}" if text else title
         if len(candidate) > limit:
-            return text or item.title[: limit - 1] + "…"
+            return text or title[: limit - 1] + "…"
         text = candidate
     return text

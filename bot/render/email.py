@@ -3,18 +3,17 @@ part. MJML runs once per variant (set of sections); each reader's links are fill
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from html import escape
 
 from mjml import mjml2html
 
-from bot.digest import Digest
+from bot.digest import Digest, digest_to_json
 from bot.render.blocks import digest_blocks, preheader, title_line
 from bot.render.environment import environment
 from bot.render.i18n import normalize_locale, week_label
 
-UNSUBSCRIBE_PLACEHOLDER = "%%UNSUBSCRIBE_URL%%"
-PREFERENCES_PLACEHOLDER = "%%PREFERENCES_URL%%"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message's HTML beyond this
 
 
@@ -36,13 +35,15 @@ class RenderedEmail:
     html: str
     text: str
     locale: str
+    placeholders: tuple[str, str]  # (unsubscribe, preferences), filled by `personalize`
 
     def personalize(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
         """(html, text) with this reader's links in place of the placeholders."""
-        html = self.html.replace(UNSUBSCRIBE_PLACEHOLDER, escape(unsubscribe_url)).replace(
-            PREFERENCES_PLACEHOLDER, escape(preferences_url))
-        text = self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url).replace(
-            PREFERENCES_PLACEHOLDER, preferences_url)
+        unsubscribe, preferences = self.placeholders
+        html = self.html.replace(unsubscribe, escape(unsubscribe_url)).replace(
+            preferences, escape(preferences_url))
+        text = self.text.replace(unsubscribe, unsubscribe_url).replace(
+            preferences, preferences_url)
         return html, text
 
 
@@ -56,7 +57,9 @@ def render_email(digest: Digest, masthead: Masthead, locale: str = "fr") -> Rend
     context = _context(digest, masthead, locale)
     html = mjml2html(_mjml(context, locale))
     text = environment(locale).get_template("email/digest.txt.j2").render(context)
-    return RenderedEmail(str(context["subject"]), str(context["preheader"]), html, text, locale)
+    return RenderedEmail(str(context["subject"]), str(context["preheader"]), html, text, locale,
+                         (str(context["unsubscribe_placeholder"]),
+                          str(context["preferences_placeholder"])))
 
 
 def _mjml(context: dict[str, object], locale: str) -> str:
@@ -64,7 +67,11 @@ def _mjml(context: dict[str, object], locale: str) -> str:
 
 
 def _context(digest: Digest, masthead: Masthead, locale: str) -> dict[str, object]:
+    # Placeholders no article can contain: they are derived from the digest's own text.
+    seal = hashlib.sha256(f"{digest_to_json(digest)}{locale}".encode()).hexdigest()[:16]
     return {
+        "unsubscribe_placeholder": f"%%UNSUBSCRIBE-{seal}%%",
+        "preferences_placeholder": f"%%PREFERENCES-{seal}%%",
         "subject": title_line(masthead.newsletter_name, digest, locale),
         "preheader": preheader(digest),
         "newsletter_name": masthead.newsletter_name,

@@ -96,5 +96,7 @@ def week_label(week: IsoWeek, locale: str) -> str:
 def _first_of_month(text: str, day: dt.date, locale: str) -> str:
     if day.day != 1 or normalize_locale(locale) != "fr":
         return text
+    if text == "1":  # "semaine du 1er au 7 septembre 2025"
+        return "1er"
     return text.replace("1 ", "1er ", 1) if text.startswith("1 ") else text.replace(
         " 1 ", " 1er ", 1)

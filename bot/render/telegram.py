@@ -101,42 +101,68 @@ class _Packer:
         return (utf16_length(text) <= self.max_text
                 and sum(p.entities for p in both) <= self.max_entities)
 
+    def fits_fresh(self, heading: _Piece | None, *pieces: _Piece) -> bool:
+        """Would `pieces` fit a new message (starting with `heading`'s "(suite)")?"""
+        saved, self.pieces = self.pieces, [self.continued_heading(heading)] if heading else []
+        try:
+            return self.fits(*pieces)
+        finally:
+            self.pieces = saved
+
     def add(self, piece: _Piece, heading: _Piece | None) -> None:
-        if not self.fits(piece):
+        if self.fits(piece):
+            self.pieces.append(piece)
+        elif self.fits_fresh(heading, piece):
             self.close()
-            if heading is not None:
-                self.start_continuing(heading)
-        if not self.fits(piece):  # longer than any message: cut its lead
-            for chunk in self.cut(piece, heading):
+            self.continue_with(heading)
+            self.pieces.append(piece)
+        else:  # longer than any message: cut its lead
+            first, *rest = self.cut(piece, heading)
+            self.pieces.append(first)
+            for chunk in rest:
                 self.add(chunk, heading)
-            return
-        self.pieces.append(piece)
 
     def add_section(self, title: _Piece, name: _Piece, items: list[_Piece]) -> None:
-        if items and not self.fits(title, items[0]):
-            self.close()  # no title alone at the bottom of a message
+        # No title alone at the bottom of a message, unless its first article could not be
+        # whole in any message anyway (it is then cut, and starts under its title).
+        if items and not self.fits(title, items[0]) and self.fits_fresh(None, title, items[0]):
+            self.close()
         self.add(title, heading=None)
         for item in items:
             self.add(item, heading=name)
 
-    def start_continuing(self, heading: _Piece) -> None:
+    def continued_heading(self, heading: _Piece) -> _Piece:
         suffix = f" ({self.continued})"
-        self.continuation = heading.text + suffix
-        self.pieces = [_Piece(heading.html + _text(suffix), heading.text + suffix,
-                              heading.entities)]
+        return _Piece(heading.html + _text(suffix), heading.text + suffix, heading.entities)
+
+    def continue_with(self, heading: _Piece | None) -> None:
+        if heading is not None:
+            first = self.continued_heading(heading)
+            self.continuation = first.text
+            self.pieces = [first]
+
+    def room(self) -> int:
+        used = utf16_length(SEPARATOR.join(p.text for p in self.pieces))
+        return self.max_text - (used + len(SEPARATOR) if self.pieces else 0)
 
     def cut(self, piece: _Piece, heading: _Piece | None) -> list[_Piece]:
-        """An article too long for one message, as pieces that each fit a message that
-        starts with the section's "(suite)" title; the first keeps the title and date, the
-        rest are plain text."""
-        room = self.max_text
-        if heading is not None:
-            room -= utf16_length(f"{heading.text} ({self.continued})") + len(SEPARATOR)
+        """An article too long for one message, in pieces: the first fills the current
+        message (or a new one when little room is left), the others each fit a new message
+        that starts with the section's "(suite)" title. The first keeps the title and date,
+        the rest are plain text."""
+        fresh = self.max_text - (utf16_length(self.continued_heading(heading).text)
+                                 + len(SEPARATOR) if heading else 0)
         head_text = piece.text[: len(piece.text) - len(piece.lead)]
         head_html = piece.html[: len(piece.html) - len(_text(piece.lead))]
-        if utf16_length(head_text) > room // 2:  # an absurdly long title: plain text only
-            return [_Piece(_text(c), c, 0) for c in _split_words(piece.text, room, room)]
-        chunks = _split_words(piece.lead, room - utf16_length(head_text), room)
+        plain = utf16_length(head_text) > fresh // 2  # an absurdly long title: plain text
+        wanted = 80 + (0 if plain else utf16_length(head_text))
+        entities = sum(p.entities for p in self.pieces) + (0 if plain else piece.entities)
+        if self.room() < wanted or entities > self.max_entities:
+            self.close()
+            self.continue_with(heading)
+        if plain:
+            return [_Piece(_text(c), c, 0) for c in _split_words(piece.text, self.room(), fresh)]
+        chunks = _split_words(piece.lead, self.room() - utf16_length(head_text), fresh)
         first = _Piece(head_html + _text(chunks[0]), head_text + chunks[0], piece.entities)
         return [first, *(_Piece(_text(c), c, 0) for c in chunks[1:])]
 
