@@ -151,3 +151,41 @@ class Article:
             "needs_review": self.needs_review,
             "featured": self.featured,
         }
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+
+
+class Status(enum.StrEnum):
+    """A subscriber's standing: only `active` ones receive the digest."""
+
+    PENDING = "pending"  # waiting for the owner to confirm (double opt-in)
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # the mail server refused the address for good
+    BLOCKED = "blocked"  # the Telegram user blocked the bot
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A reader: an email address or a Telegram chat id, and what they follow."""
+
+    id: int
+    channel: Channel
+    address: str
+    locale: str
+    countries: frozenset[Country]  # empty: every section
+    status: Status
+    consent_source: str | None
+    created_at: dt.datetime
+    confirmed_at: dt.datetime | None = None
+    unsubscribed_at: dt.datetime | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "channel": self.channel.value, "address": self.address,
+                "locale": self.locale, "countries": sorted(c.value for c in self.countries),
+                "status": self.status.value, "consent_source": self.consent_source,
+                "created_at": self.created_at.isoformat(),
+                "confirmed_at": self.confirmed_at.isoformat() if self.confirmed_at else None}

@@ -11,9 +11,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bot.errors import NotFound, StoreError
-from bot.model import Article, Country, DateSource, NewArticle
+from bot.model import (
+    Article,
+    Channel,
+    Country,
+    DateSource,
+    NewArticle,
+    Status,
+    Subscriber,
+)
+
+if TYPE_CHECKING:
+    from bot.subscribers import NewSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +275,82 @@ class Store:
                                  "ORDER BY published DESC").fetchall()
         return [(str(day), int(count)) for day, count in rows]
 
+    # -- subscribers ----------------------------------------------------------------------
+
+    def add_subscribers(self, new: Sequence[NewSubscriber], status: Status, consent: str,
+                        now: dt.datetime) -> tuple[list[Subscriber], list[Subscriber]]:
+        """Add in one transaction; returns (added, already there). An address already
+        known is left as it is: never re-activated here (only its owner, by confirming)."""
+        added: list[int] = []
+        known: list[int] = []
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            for n in new:
+                row = conn.execute("SELECT id FROM subscribers WHERE channel = ? AND address = ?",
+                                   (n.channel, n.address)).fetchone()
+                if row is not None:
+                    known.append(int(row[0]))
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO subscribers (channel, address, locale, countries, status, "
+                    "consent_source, created_at, confirmed_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (n.channel, n.address, n.locale, _codes(n.countries), status, consent,
+                     stamp, stamp if status is Status.ACTIVE else None, stamp))
+                added.append(int(cur.lastrowid or 0))
+        return [self.get_subscriber(i) for i in added], [self.get_subscriber(i) for i in known]
+
+    def get_subscriber(self, subscriber_id: int) -> Subscriber:
+        row = self.conn.execute(f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers "  # noqa: S608
+                                "WHERE id = ?", (subscriber_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"subscriber {subscriber_id} does not exist")
+        return _subscriber(row)
+
+    def find_subscriber(self, channel: Channel, address: str) -> Subscriber | None:
+        row = self.conn.execute(f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers "  # noqa: S608
+                                "WHERE channel = ? AND address = ?",
+                                (channel, address)).fetchone()
+        return _subscriber(row) if row else None
+
+    def list_subscribers(self, channel: Channel | None = None,
+                         status: Status | None = None) -> Iterator[Subscriber]:
+        """Subscribers in id order, streamed (a send to many must not load them all)."""
+        sql = f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE 1 = 1"  # noqa: S608
+        params: list[object] = []
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        for row in self.conn.execute(sql + " ORDER BY id", params):
+            yield _subscriber(row)
+
+    def set_subscriber_status(self, subscriber_id: int, status: Status,
+                              now: dt.datetime) -> Subscriber:
+        """Change a subscriber's status (and its consent times) at once."""
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE subscribers SET status = ?, updated_at = ?, "
+                "confirmed_at = CASE WHEN ? = 'active' THEN ? ELSE confirmed_at END, "
+                "unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END "
+                "WHERE id = ?", (status, stamp, status, stamp, status, stamp, subscriber_id))
+        return self.get_subscriber(subscriber_id)
+
+    def set_subscriber_countries(self, subscriber_id: int, countries: frozenset[Country],
+                                 now: dt.datetime) -> Subscriber:
+        with self.transaction() as conn:
+            conn.execute("UPDATE subscribers SET countries = ?, updated_at = ? WHERE id = ?",
+                         (_codes(countries), _instant(now), subscriber_id))
+        return self.get_subscriber(subscriber_id)
+
+    def count_subscribers(self) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute("SELECT channel, status, count(*) FROM subscribers "
+                                 "GROUP BY channel, status").fetchall()
+        return {(str(c), str(s)): int(n) for c, s, n in rows}
+
     # -- digests ------------------------------------------------------------------------
 
     def get_digest(self, week: str) -> StoredDigest | None:
@@ -389,6 +477,26 @@ def _article_row(a: NewArticle, imported_at: str) -> tuple[object, ...]:
     return (a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
             _instant(a.published_at) if a.published_at else None, a.date_source,
             a.country, " ".join(a.countries), a.needs_review, a.content_hash, imported_at)
+
+
+_SUBSCRIBER_COLUMNS = ("id, channel, address, locale, countries, status, consent_source, "
+                       "created_at, confirmed_at, unsubscribed_at")
+
+
+def _codes(countries: frozenset[Country]) -> str:
+    return " ".join(sorted(c.value for c in countries))
+
+
+def _subscriber(row: Sequence[object]) -> Subscriber:
+    (id_, channel, address, locale, countries, status, consent, created, confirmed,
+     unsubscribed) = row
+    return Subscriber(
+        id=int(str(id_)), channel=Channel(str(channel)), address=str(address),
+        locale=str(locale), countries=frozenset(Country(c) for c in str(countries).split()),
+        status=Status(str(status)), consent_source=str(consent) if consent else None,
+        created_at=dt.datetime.fromisoformat(str(created)),
+        confirmed_at=dt.datetime.fromisoformat(str(confirmed)) if confirmed else None,
+        unsubscribed_at=dt.datetime.fromisoformat(str(unsubscribed)) if unsubscribed else None)
 
 
 def _select_articles(query: ArticleQuery) -> tuple[str, list[object]]:
