@@ -1,0 +1,1 @@
+"""The network: email transports here, Telegram in `telegram.py`."""
