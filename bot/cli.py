@@ -222,13 +222,17 @@ def preview(context: Context, week_text: str, countries: str | None) -> None:
 @cli.command()
 @pass_context
 def demo(context: Context) -> None:
-    """Import the bundled sample articles into the store and preview their latest week."""
+    """Import the bundled sample articles, preview their latest week, and send it to a sample
+    reader through the local outbox."""
     from importlib.resources import as_file, files
 
     sample = files("bot") / "samples" / "articles-fr.txt"
     with as_file(sample) as path:
         _import(context, str(path))
     _preview(context, "latest", None)
+    from bot.sending import send_demo
+
+    send_demo(context.settings, context.now)
 
 
 def _preview(context: Context, week_text: str, countries: str | None) -> None:
@@ -276,6 +280,51 @@ def _echo_preview(shown: Preview, tz: ZoneInfo) -> None:
         click.echo(f"warning: {one_line(line)}")
     for path in shown.files:
         click.echo(f"wrote {path.resolve()}")
+
+
+@cli.command()
+@click.option("--week", "week_text", default="last", show_default=True,
+              help='"2025-W34", "latest" or "last" (the last complete week).')
+@click.option("--latest", is_flag=True, help='Same as --week latest.')
+@click.option("--channel", type=click.Choice(["email", "telegram", "all"]), default="all",
+              show_default=True)
+@click.option("--to", "to", metavar="ADDRESS",
+              help="Send one test copy to this address; the ledger and subscribers are "
+                   "untouched.")
+@click.option("--dry-run", is_flag=True, help="Count what would go out; send nothing.")
+@pass_context
+def send(context: Context, week_text: str, latest: bool, channel: str, to: str | None,
+         dry_run: bool) -> None:
+    """Send a week's digest to every active subscriber, resumably: run it again after a
+    crash and it goes on where it stopped, never sending anyone a second copy."""
+    from bot.sending import send_command
+
+    if channel in {"telegram", "all"} and not context.settings.telegram_bot_token:
+        click.echo("telegram: off (TELEGRAM_BOT_TOKEN is not set)")
+    elif channel in {"telegram", "all"}:
+        click.echo("telegram: sending by Telegram is not available in this version")
+    if channel in {"email", "all"}:
+        send_command(context.settings, context.now, "latest" if latest else week_text, to,
+                     dry_run)
+
+
+@cli.command()
+@click.option("--week", "week_text", help="An ISO week; the latest digest by default.")
+@pass_context
+def stats(context: Context, week_text: str | None) -> None:
+    """Subscribers by channel and status, and a digest's delivery ledger."""
+    with context.open_store() as store:
+        for (channel, status), count in sorted(store.count_subscribers().items()):
+            click.echo(f"subscribers {channel} {status}: {count}")
+        week = week_text or store.latest_digest_week()
+        if week is None:
+            click.echo("no digest frozen yet")
+            return
+        counts = store.delivery_counts(store.digest_id(week))
+        stored = store.get_digest(week)
+    state = stored.status if stored else "?"
+    click.echo(f"digest {week} ({state}): " + (", ".join(
+        f"{n} {status}" for status, n in sorted(counts.items())) or "not sent"))
 
 
 @cli.group()

@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
 from bot.errors import InputError
@@ -69,8 +70,13 @@ def confirmation_message(sender: Sender, to: str, confirm_url: str, locale: str,
     return message
 
 
+# Long ASCII headers (List-Unsubscribe's signed URL) are not folded into encoded words, which
+# some mail clients would not read; RFC 5322 allows lines up to 998 characters.
+POLICY = SMTP.clone(max_line_length=998)
+
+
 def _base(sender: Sender, to: str, subject: str, now: dt.datetime) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["From"] = _header(sender.mail_from)
     local, _, domain = to.rpartition("@")
     message["To"] = Address(addr_spec=_header(to)) if local and domain else _header(to)

@@ -106,6 +106,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_to_claim ON deliveries (digest_id, status, next_attempt_at);
     """,
+    # 3: who holds a delivery being sent (host and pid), so that a crashed sender's rows are
+    # taken over at once on the same machine instead of when the lease runs out
+    """
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+    CREATE INDEX deliveries_by_channel ON deliveries (digest_id, channel, status);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -121,6 +128,17 @@ class InsertResult:
 
     inserted: list[int]
     duplicates: list[NewArticle]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery this process took: sent by it until `lease_until`."""
+
+    id: int
+    subscriber_id: int
+    attempts: int  # including this one
+    parts_sent: int
+    lease_until: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +402,107 @@ class Store:
             conn.execute("UPDATE digests SET status = ?, sent_at = CASE WHEN ? = 'sent' THEN ? "
                          "ELSE sent_at END WHERE week = ?",
                          (status, status, _instant(now), week))
+
+    # -- the delivery ledger ------------------------------------------------------------
+
+    def digest_id(self, week: str) -> int:
+        row = self.conn.execute("SELECT id FROM digests WHERE week = ?", (week,)).fetchone()
+        if row is None:
+            raise NotFound(f"no frozen digest for {week}; run bot preview --week {week}")
+        return int(row[0])
+
+    def fix_recipients(self, digest_id: int, channel: Channel, now: dt.datetime) -> int:
+        """Fix, in one transaction, who gets this digest on `channel`: every active subscriber
+        now. Done once: a later call adds nobody (who subscribes during a send gets next
+        week's). Returns the number of recipients."""
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            done = conn.execute("SELECT count(*) FROM deliveries WHERE digest_id = ? AND "
+                                "channel = ?", (digest_id, channel)).fetchone()[0]
+            if not done:
+                conn.execute(
+                    "INSERT INTO deliveries (digest_id, subscriber_id, channel, status, "
+                    "next_attempt_at, updated_at) SELECT ?, id, channel, 'pending', ?, ? "
+                    "FROM subscribers WHERE channel = ? AND status = 'active' ORDER BY id",
+                    (digest_id, stamp, stamp, channel))
+            return int(conn.execute("SELECT count(*) FROM deliveries WHERE digest_id = ? AND "
+                                    "channel = ?", (digest_id, channel)).fetchone()[0])
+
+    def claim_deliveries(self, digest_id: int, channel: Channel, now: dt.datetime,
+                         lease: dt.timedelta, holder: str, limit: int,
+                         dead_holders: Iterable[str] = ()) -> list[Claim]:
+        """Atomically take up to `limit` deliveries due now: pending ones whose time has
+        come, and ones being sent whose lease ran out or whose holder is known dead."""
+        stamp, until = _instant(now), _instant(now + lease)
+        dead = list(dead_holders)
+        marks = ", ".join("?" for _ in dead) or "NULL"
+        # `marks` is only "?" placeholders: the values are bound.
+        sql = (
+            "UPDATE deliveries SET status = 'sending', lease_until = ?, claimed_by = ?, "  # noqa: S608
+            "attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT id FROM deliveries "
+            "WHERE digest_id = ? AND channel = ? AND ((status = 'pending' AND "
+            "next_attempt_at <= ?) OR (status = 'sending' AND (lease_until < ? OR "
+            f"claimed_by IN ({marks})))) ORDER BY id LIMIT ?) "
+            "RETURNING id, subscriber_id, attempts, parts_sent")
+        with self.transaction() as conn:
+            rows = conn.execute(sql, (until, holder, stamp, digest_id, channel, stamp, stamp,
+                                      *dead, limit)).fetchall()
+        return [Claim(int(r[0]), int(r[1]), int(r[2]), int(r[3]), until) for r in rows]
+
+    def holders_sending(self, digest_id: int, channel: Channel) -> list[str]:
+        rows = self.conn.execute("SELECT DISTINCT claimed_by FROM deliveries WHERE digest_id = ? "
+                                 "AND channel = ? AND status = 'sending'",
+                                 (digest_id, channel)).fetchall()
+        return [str(r[0]) for r in rows if r[0]]
+
+    def finish_delivery(self, claim: Claim, status: str, now: dt.datetime, *,
+                        message_id: str | None = None, error: str | None = None,
+                        retry_at: dt.datetime | None = None, parts_sent: int | None = None,
+                        subscriber_status: Status | None = None) -> bool:
+        """Record the outcome of a claimed delivery, if this claim still holds it (a claim
+        whose lease ran out and was taken over records nothing). Returns whether it did."""
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE deliveries SET status = ?, updated_at = ?, lease_until = NULL, "
+                "claimed_by = NULL, message_id = coalesce(?, message_id), last_error = ?, "
+                "next_attempt_at = coalesce(?, next_attempt_at), "
+                "parts_sent = coalesce(?, parts_sent) "
+                "WHERE id = ? AND status = 'sending' AND lease_until = ?",
+                (status, stamp, message_id, error, _instant(retry_at) if retry_at else None,
+                 parts_sent, claim.id, claim.lease_until))
+            if cur.rowcount and subscriber_status is not None:
+                conn.execute("UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?",
+                             (subscriber_status, stamp, claim.subscriber_id))
+        return bool(cur.rowcount)
+
+    def release_deliveries(self, holder: str, now: dt.datetime) -> int:
+        """Give back every delivery `holder` still holds (a clean stop): pending again."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE deliveries SET status = 'pending', lease_until = NULL, claimed_by = NULL,"
+                " attempts = max(attempts - 1, 0), updated_at = ? WHERE status = 'sending' AND "
+                "claimed_by = ?", (_instant(now), holder))
+        return cur.rowcount
+
+    def delivery_counts(self, digest_id: int, channel: Channel | None = None) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM deliveries WHERE digest_id = ?"
+        params: list[object] = [digest_id]
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        rows = self.conn.execute(sql + " GROUP BY status", params).fetchall()
+        return {str(status): int(n) for status, n in rows}
+
+    def next_attempt(self, digest_id: int, channel: Channel) -> dt.datetime | None:
+        row = self.conn.execute("SELECT min(next_attempt_at) FROM deliveries WHERE digest_id = ? "
+                                "AND channel = ? AND status = 'pending'",
+                                (digest_id, channel)).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def latest_digest_week(self) -> str | None:
+        row = self.conn.execute("SELECT week FROM digests ORDER BY week DESC LIMIT 1").fetchone()
+        return str(row[0]) if row else None
 
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
