@@ -369,6 +369,46 @@ class Store:
                                  "GROUP BY channel, status").fetchall()
         return {(str(c), str(s)): int(n) for c, s, n in rows}
 
+    def request_subscription(self, new: NewSubscriber, consent: str, now: dt.datetime,
+                             resend_after: dt.timedelta) -> tuple[Subscriber, bool]:
+        """A reader asks to subscribe (double opt-in), in one transaction. A new address is
+        added as pending; an unsubscribed or bounced one goes back to pending with the
+        sections now asked for; a pending one too, unless it asked less than `resend_after`
+        ago; an active or blocked one is left as it is. Returns the subscriber and whether
+        a confirmation message is due."""
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id, status, updated_at FROM subscribers "
+                               "WHERE channel = ? AND address = ?",
+                               (new.channel, new.address)).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO subscribers (channel, address, locale, countries, status, "
+                    "consent_source, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    (new.channel, new.address, new.locale, _codes(new.countries), consent,
+                     stamp, stamp))
+                return self.get_subscriber(int(cur.lastrowid or 0)), True
+            subscriber_id, status = int(row[0]), Status(str(row[1]))
+            asked = dt.datetime.fromisoformat(str(row[2]))
+            due = (status in (Status.UNSUBSCRIBED, Status.BOUNCED)
+                   or (status is Status.PENDING and now - asked >= resend_after))
+            if due:
+                conn.execute("UPDATE subscribers SET status = 'pending', countries = ?, "
+                             "consent_source = ?, updated_at = ? WHERE id = ?",
+                             (_codes(new.countries), consent, stamp, subscriber_id))
+            return self.get_subscriber(subscriber_id), due
+
+    def confirm_subscriber(self, subscriber_id: int, now: dt.datetime) -> Subscriber:
+        """Activate a pending subscriber (its owner followed the confirm link); any other
+        status is left as it is, so an old link never re-activates an unsubscribed reader."""
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            conn.execute("UPDATE subscribers SET status = 'active', confirmed_at = ?, "
+                         "updated_at = ? WHERE id = ? AND status = 'pending'",
+                         (stamp, stamp, subscriber_id))
+        return self.get_subscriber(subscriber_id)
+
     # -- digests ------------------------------------------------------------------------
 
     def get_digest(self, week: str) -> StoredDigest | None:
@@ -645,7 +685,8 @@ def _select_articles(query: ArticleQuery) -> tuple[str, list[object]]:
 def _instant(value: dt.datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime")
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+    # Milliseconds, always: instants are compared as text, and retries come sub-second apart.
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _article(row: Sequence[object]) -> Article:
