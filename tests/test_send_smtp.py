@@ -166,3 +166,21 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_without_duplicates(tmp_path: 
         rerun = _bot(database, server, tmp_path)
         rerun.communicate(timeout=120)
         assert server.count_by_recipient() == Counter({r: 1 for r in readers})
+
+
+def test_no_secret_reaches_the_logs_of_a_whole_send(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    database, readers = _store_with_readers(tmp_path, 5)
+    caplog.set_level(logging.DEBUG)
+    with SmtpServer(user="relay-user", password="hunter2-relay", rcpt_failure_rate=0.3,
+                    seed=2) as server:
+        _send(database, server)
+        assert server.count_by_recipient() == Counter({r: 1 for r in readers})
+        links = [m.parsed()["List-Unsubscribe"] for m in server.messages]
+    # Everything but the test server's own loggers (aiosmtpd's "mail.log", asyncio).
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records
+                     if not r.name.startswith(("mail.log", "asyncio")))
+    assert "sending 2025-W14 by email to 5 recipients" in text
+    assert "hunter2-relay" not in text and SECRET not in text
+    assert "/unsubscribe/" not in text and not any(link[1:-1] in text for link in links)
+    assert not any(reader in text for reader in readers)  # addresses are logged by id
