@@ -106,7 +106,8 @@ class EmailSend:
 
     def __init__(self, database: Path, week: str, digest: Digest, job: EmailJob,
                  transport: Transport, clock: Clock, sleep: Sleep | None = None,
-                 on_progress: Callable[[str], None] = lambda outcome: None) -> None:
+                 on_progress: Callable[[str], None] = lambda outcome: None,
+                 on_start: Callable[[int, int], None] = lambda total, done: None) -> None:
         self.database = database
         self.week = week
         self.digest = digest
@@ -117,6 +118,7 @@ class EmailSend:
         # Waiting is interrupted by a stop (Ctrl-C); tests pass a sleep that moves their clock.
         self.sleep: Sleep = sleep or self.wait_or_stop
         self.on_progress = on_progress
+        self.on_start = on_start
         self.holder = holder_name()
         self.failure: BaseException | None = None
         self.variants: dict[tuple[frozenset[Country], str], RenderedEmail] = {}
@@ -136,6 +138,8 @@ class EmailSend:
                 return SendReport(counts, None, already_done=True)
             log.info("sending %s by email to %d recipients through %s", self.week, total,
                      self.transport.describe())
+            final = sum(n for status, n in counts.items() if status not in {"pending", "sending"})
+            self.on_start(total, final)
         workers = [threading.Thread(target=self.work, name=f"email-{n}", daemon=True)
                    for n in range(self.job.concurrency)]
         for worker in workers:

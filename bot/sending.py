@@ -97,7 +97,7 @@ def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
             store.mark_digest(str(week), "sending", clock())
     progress = _Progress()
     sender = EmailSend(settings.database, str(week), digest, email_job(settings, week),
-                       transport, clock, on_progress=progress.step)
+                       transport, clock, on_progress=progress.step, on_start=progress.start)
     report = sender.run()
     progress.done()
     if report.already_done:
@@ -129,18 +129,30 @@ def _counts(report: SendReport) -> str:
 
 
 class _Progress:
-    """A bar on a terminal; a line every 500 messages otherwise."""
+    """A bar on a terminal; a plain line every 500 messages otherwise."""
+
+    WIDTH = 30
 
     def __init__(self) -> None:
         self.tty = sys.stdout.isatty()
+        self.total = 0
         self.count = 0
+        self.outcomes: dict[str, int] = {}
+
+    def start(self, total: int, done: int) -> None:
+        self.total, self.count = total, done
 
     def step(self, outcome: str) -> None:
         self.count += 1
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if self.tty:
-            click.echo(f"\\r{self.count} done (last: {outcome})", nl=False)
+            filled = self.WIDTH * self.count // max(self.total, 1)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            click.echo(f"\r[{bar}] {self.count}/{self.total} "
+                       + " ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())),
+                       nl=False)
         elif self.count % 500 == 0:
-            click.echo(f"{self.count} done")
+            click.echo(f"{self.count}/{self.total} done")
 
     def done(self) -> None:
         if self.tty and self.count:
