@@ -5,8 +5,9 @@ preview or a send leaves (`digest.json`, `email.html`, `email.txt`, `telegram-NN
 from __future__ import annotations
 
 import datetime as dt
-import json
+import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,13 +21,16 @@ from bot.digest import (
     digest_from_json,
     digest_to_json,
 )
-from bot.errors import StoreError
+from bot.errors import BotError, StoreError
 from bot.model import Country
 from bot.render.email import RenderedEmail
 from bot.render.environment import environment
 from bot.render.i18n import week_label
 from bot.render.telegram import TelegramPart
 from bot.store import ArticleQuery, Store, StoredDigest
+
+log = logging.getLogger(__name__)
+WEEK_NAME = re.compile(r"[0-9]{4}-W[0-9]{2}")  # an archive folder's name; ASCII digits only
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +89,45 @@ def write_week(folder: Path, digest: Digest, email: RenderedEmail, front_page: s
     return written
 
 
-def write_index(digests_dir: Path, newsletter_name: str, locale: str = "fr") -> Path:
-    """`digests/index.html`: every archived week, newest first, linking its web version."""
+@dataclass(frozen=True, slots=True)
+class ArchivedWeek:
+    """A week in the archive folder, as its index lists it."""
+
+    week: str
+    label: str
+    count: int
+
+
+def archived_weeks(digests_dir: Path, locale: str = "fr") -> list[ArchivedWeek]:
+    """Every week with a `digest.json` under `digests_dir`, newest first; a file that cannot
+    be read is left out, with a warning."""
     weeks = []
     for path in sorted(digests_dir.glob("*-W*/digest.json"), reverse=True):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        digest = digest_from_json(json.dumps(data))
-        weeks.append({"href": f"{digest.week}/email.html", "count": len(digest.items),
-                      "label": week_label(digest.week, locale)})
-    html = environment(locale).get_template("web/index.html.j2").render(
-        weeks=weeks, newsletter_name=newsletter_name)
-    return write_atomically(digests_dir / "index.html", html)
+        if not WEEK_NAME.fullmatch(path.parent.name):
+            continue
+        try:
+            digest = digest_from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError, BotError) as exc:
+            log.warning("%s: left out of the archive index (%s)", path, exc)
+            continue
+        weeks.append(ArchivedWeek(str(digest.week), week_label(digest.week, locale),
+                                  len(digest.items)))
+    return weeks
+
+
+def render_index(digests_dir: Path, newsletter_name: str, locale: str = "fr",
+                 page: str = "email.html", home: str | None = None) -> str:
+    """The archive's index page; each week links to `<week>/<page>`."""
+    weeks = [{"href": f"{w.week}/{page}", "label": w.label, "count": w.count}
+             for w in archived_weeks(digests_dir, locale)]
+    return environment(locale).get_template("web/index.html.j2").render(
+        weeks=weeks, newsletter_name=newsletter_name, home=home)
+
+
+def write_index(digests_dir: Path, newsletter_name: str, locale: str = "fr") -> Path:
+    """`digests/index.html`: every archived week, newest first, linking its web version."""
+    return write_atomically(digests_dir / "index.html",
+                            render_index(digests_dir, newsletter_name, locale))
 
 
 def write_atomically(path: Path, text: str) -> Path:

@@ -445,6 +445,29 @@ def config_check(context: Context) -> None:
     click.echo("settings are valid")
 
 
+@cli.command()
+@pass_context
+def serve(context: Context) -> None:
+    """Run the readers' web pages (subscribe, confirm, unsubscribe, preferences, archive) on
+    BOT_WEB_HOST:BOT_WEB_PORT until stopped."""
+    from bot.channels.email import open_transport
+    from bot.tokens import load_or_create_secret
+    from bot.web import create_app
+    from bot.web import serve as serve_app
+
+    s = context.settings
+    secret = load_or_create_secret(s.secret_key, s.database.parent)
+    open_transport(s.smtp_url, s.outbox).close()  # a bad SMTP_URL stops us here, not later
+    with context.open_store():  # so does a store that cannot be opened
+        pass
+    app = create_app(s, secret, context.now, lambda: open_transport(s.smtp_url, s.outbox))
+    # A server logs each request and the confirmations it sends: INFO unless -v asks more.
+    for name in ("bot", "uvicorn"):
+        if logging.getLogger(name).getEffectiveLevel() > logging.INFO:
+            logging.getLogger(name).setLevel(logging.INFO)
+    serve_app(app, s)
+
+
 def _parse_day(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)

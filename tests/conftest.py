@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.store import Store, open_store
+from tests.fakes.smtp import smtp_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "bot" / "samples" / "articles-fr.txt"

@@ -96,11 +96,11 @@ class Smtp:
         current: smtplib.SMTP | None = getattr(self.local, "smtp", None)
         if current is not None:
             return current
+        smtp: smtplib.SMTP | None = None
         try:
             if self.scheme == "smtps":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout,
-                    context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                        context=ssl.create_default_context())
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.scheme == "smtp+starttls":
@@ -108,10 +108,16 @@ class Smtp:
             if self.user:
                 smtp.login(self.user, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
+            _close(smtp)
             raise TransportError(f"{self.describe()}: the server refused the login "
                                  f"({exc.smtp_code}); check SMTP_URL's user and password") \
                 from None
+        except UnicodeEncodeError:
+            _close(smtp)
+            raise TransportError(f"{self.describe()}: SMTP logins are ASCII; SMTP_URL's user "
+                                 "or password is not") from None
         except (OSError, smtplib.SMTPException) as exc:
+            _close(smtp)
             raise DeliveryError(f"cannot connect to {self.describe()}: {_why(exc)}",
                                 temporary=True) from None
         self.local.smtp = smtp
@@ -172,6 +178,12 @@ def open_transport(smtp_url: str | None, outbox: Path) -> Transport:
             raise ConfigError("SMTP_URL must start with smtp://, smtp+starttls:// or smtps://")
         return Smtp(smtp_url)
     return Outbox(outbox)
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(OSError):
+            smtp.close()
 
 
 def _why(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import time
+from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,7 +58,7 @@ def _plain(entry: Any, key: str) -> str:
     detail = entry.get(f"{key}_detail") or {}
     if "html" in str(detail.get("type", "text/html")):
         return html_to_text(value)
-    return " ".join(value.split())
+    return html_to_text(escape(value))
 
 
 def _content(entry: Any) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # not the blank ones
 
 _BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
                      "blockquote", "tr", "td", "th", "table", "section", "article", "figure"})
@@ -33,8 +36,9 @@ class _TextCollector(HTMLParser):
 
 
 def html_to_text(fragment: str) -> str:
-    """Visible text of an HTML fragment, entities decoded, white space folded."""
+    """Visible text of an HTML fragment, entities decoded, white space folded, control
+    characters (invisible garbage in a feed) dropped."""
     collector = _TextCollector()
     collector.feed(fragment)
     collector.close()
-    return " ".join("".join(collector.parts).split())
+    return " ".join(_CONTROLS.sub("", "".join(collector.parts)).split())

@@ -15,7 +15,7 @@ MAX_URL_BYTES = 20 * 1024 * 1024  # far above any feed; stops a runaway download
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a whole archive export fits; a disk image does not
 MAX_LINE = 20_000
 FETCH_TIMEOUT = 15.0
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline; C1
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import functools
 import textwrap
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from bot.model import Country
 from bot.render.i18n import country_name, format_day, normalize_locale, translations, week_label
@@ -31,9 +32,18 @@ def environment(locale: str) -> Environment:
         country=lambda c: country_name(c, locale),
         flag=lambda c: Country(c).flag,
         wrap=wrap,
+        typography=(french_markup if locale == "fr" else lambda text: text),
     )
     env.globals.update(week_label=lambda w: week_label(w, locale), locale=locale)
     return env
+
+
+def french_markup(text: str) -> str:
+    """French typography for a sentence of a page, escaped or not: it only adds no-break
+    spaces, so escaped text stays escaped (and `&#39;` stays an entity)."""
+    if isinstance(text, Markup):
+        return Markup(french_typography(str(text)))  # noqa: S704 - already escaped
+    return french_typography(text)
 
 
 def wrap(text: str, width: int = 72) -> str:
