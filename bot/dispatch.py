@@ -191,8 +191,10 @@ class EmailSend:
         # Rows another process holds may come back: look again at least every few seconds.
         wait = 2.0 if due is None else min((due - self.clock()).total_seconds(), 30.0)
         if wait > 0:
-            log.info("waiting %.0f s for the next retry (%d pending)", wait,
-                     counts.get("pending", 0))
+            if due is not None and wait >= 1:  # shown by default: the editor should know
+                log.warning("%d messages wait to be retried (last error: %s); next try in "
+                            "%.0f s", counts.get("pending", 0),
+                            store.last_error(digest_id, Channel.EMAIL) or "none", wait)
             self.sleep(wait)
         return True
 

@@ -534,6 +534,13 @@ class Store:
         rows = self.conn.execute(sql + " GROUP BY status", params).fetchall()
         return {str(status): int(n) for status, n in rows}
 
+    def last_error(self, digest_id: int, channel: Channel) -> str | None:
+        row = self.conn.execute("SELECT last_error FROM deliveries WHERE digest_id = ? AND "
+                                "channel = ? AND status = 'pending' AND last_error IS NOT NULL "
+                                "ORDER BY updated_at DESC LIMIT 1",
+                                (digest_id, channel)).fetchone()
+        return str(row[0]) if row else None
+
     def next_attempt(self, digest_id: int, channel: Channel) -> dt.datetime | None:
         row = self.conn.execute("SELECT min(next_attempt_at) FROM deliveries WHERE digest_id = ? "
                                 "AND channel = ? AND status = 'pending'",
