@@ -16,7 +16,7 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bot.errors import BotError, ConfigError
 
@@ -89,7 +89,7 @@ class Smtp:
         self.lock = threading.Lock()
 
     def describe(self) -> str:
-        who = f"{self.user}@" if self.user else ""
+        who = f"{quote(self.user, safe='')}@" if self.user else ""
         return f"{self.scheme}://{who}{self.host}:{self.port}"
 
     def connection(self) -> smtplib.SMTP:
@@ -112,6 +112,11 @@ class Smtp:
             raise TransportError(f"{self.describe()}: the server refused the login "
                                  f"({exc.smtp_code}); check SMTP_URL's user and password") \
                 from None
+        except ssl.SSLCertVerificationError as exc:
+            _close(smtp)  # a certificate that is not trusted will not fix itself: stop
+            raise TransportError(f"{self.describe()}: certificate verify failed "
+                                 f"({exc.verify_message}); check SMTP_URL's host and the "
+                                 "relay's certificate") from None
         except UnicodeEncodeError:
             _close(smtp)
             raise TransportError(f"{self.describe()}: SMTP logins are ASCII; SMTP_URL's user "

@@ -21,7 +21,16 @@ How it misbehaves, as a real relay would:
   from `failure_codes` instead of 250; the message is not recorded.
 - A 421 is followed by the server closing the connection; other refusals keep it open.
 - `user`/`password`: AUTH PLAIN/LOGIN offered on the plain connection and required before
-  MAIL; without them AUTH is not offered at all (as on a relay that wants TLS first)."""
+  MAIL; without them AUTH is not offered at all (as on a relay that wants TLS first).
+
+TLS, when asked for (`tls` and a server-side `tls_context`, both read at start()):
+- `tls="starttls"`: STARTTLS offered and required before anything but EHLO/HELO/NOOP/QUIT
+  (530 otherwise); AUTH offered and accepted only after it (538 before). `url` is
+  smtp+starttls://.
+- `tls="implicit"`: TLS from the first byte (as on port 465); `url` is smtps://.
+Each accepted message records the TLS version of its connection (`Received.tls`), and each
+successful AUTH the TLS version at that moment (`logins`), so a test can show the login came
+after the handshake. A client whose handshake fails sends no command at all."""
 
 from __future__ import annotations
 
@@ -29,6 +38,7 @@ import asyncio
 import collections
 import contextlib
 import random
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +46,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import pytest
@@ -64,6 +74,7 @@ class Received:
     raw: bytes  # the message as received, CRLF line ends, dot-stuffing undone
     login: str | None  # the AUTH user of the connection, None without AUTH
     connection: int  # the number of the connection it came on (1, 2, …)
+    tls: str | None = None  # the TLS version of that connection ("TLSv1.3"), None in clear
 
     def parsed(self) -> EmailMessage:
         """The message parsed with the modern email policy."""
@@ -82,6 +93,15 @@ class Refusal:
     connection: int
 
 
+@dataclass(frozen=True)
+class Login:
+    """One successful AUTH."""
+
+    user: str
+    tls: str | None  # the TLS version of the connection when it logged in, None in clear
+    connection: int
+
+
 class SmtpServer:
     """A loopback SMTP server recording what it accepts; see the module's docstring."""
 
@@ -89,7 +109,11 @@ class SmtpServer:
                  user: str | None = None, password: str | None = None,
                  rcpt_failure_rate: float = 0.0, data_failure_rate: float = 0.0,
                  failure_codes: Iterable[int] = TEMPORARY_CODES,
-                 reject: Iterable[str] = (), drop_rate: float = 0.0) -> None:
+                 reject: Iterable[str] = (), drop_rate: float = 0.0,
+                 tls: Literal["starttls", "implicit"] | None = None,
+                 tls_context: ssl.SSLContext | None = None) -> None:
+        if (tls is None) != (tls_context is None):
+            raise ValueError("tls and tls_context go together")
         self.host = HOST
         self.port = port  # 0 until the first start() picks a free one; kept afterwards
         self.random = random.Random(seed)
@@ -100,9 +124,12 @@ class SmtpServer:
         self.failure_codes: tuple[int, ...] = tuple(failure_codes)  # picked at random
         self.reject: set[str] = set(reject)  # RCPT of these addresses → 550 (any case)
         self.drop_rate = drop_rate  # fraction of DATA cut mid-message, no answer
+        self.tls = tls  # "starttls", "implicit" or None (clear text only)
+        self.tls_context = tls_context  # the server's certificate and key
         self.lock = threading.Lock()
         self._messages: list[Received] = []
         self._refusals: list[Refusal] = []
+        self._logins: list[Login] = []
         self._connections = 0
         self._controller: _Controller | None = None
 
@@ -140,12 +167,14 @@ class SmtpServer:
 
     @property
     def url(self) -> str:
-        """smtp://127.0.0.1:PORT, with user:password@ (quoted) when AUTH is required."""
+        """smtp://127.0.0.1:PORT (smtp+starttls://, smtps:// with `tls`), with
+        user:password@ (quoted) when AUTH is required."""
         assert self.port, "start the server once before asking for its url"
         who = ""
         if self.user is not None:
             who = f"{quote(self.user, safe='')}:{quote(self.password or '', safe='')}@"
-        return f"smtp://{who}{self.host}:{self.port}"
+        scheme = {"starttls": "smtp+starttls", "implicit": "smtps"}.get(self.tls or "", "smtp")
+        return f"{scheme}://{who}{self.host}:{self.port}"
 
     @property
     def messages(self) -> list[Received]:
@@ -158,6 +187,12 @@ class SmtpServer:
         """A copy of the refused commands and dropped connections, in order."""
         with self.lock:
             return list(self._refusals)
+
+    @property
+    def logins(self) -> list[Login]:
+        """A copy of the successful AUTHs, in order."""
+        with self.lock:
+            return list(self._logins)
 
     @property
     def connections(self) -> int:
@@ -178,6 +213,7 @@ class SmtpServer:
         with self.lock:
             self._messages.clear()
             self._refusals.clear()
+            self._logins.clear()
             self._connections = 0
 
     # -- for the protocol (runs in the server's thread) ------------------------------------
@@ -194,6 +230,10 @@ class SmtpServer:
     def _refuse(self, refusal: Refusal) -> None:
         with self.lock:
             self._refusals.append(refusal)
+
+    def _logged_in(self, login: Login) -> None:
+        with self.lock:
+            self._logins.append(login)
 
     def _chance(self, rate: float) -> bool:
         return rate > 0 and self.random.random() < rate
@@ -256,6 +296,11 @@ class _Protocol(SMTP):
         fake._refuse(Refusal("DATA", None, tuple(self.envelope.rcpt_tos), self.number))
         self.hang_up()
 
+    def tls_version(self) -> str | None:
+        """The TLS version of this connection now (after STARTTLS or implicit), else None."""
+        ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+        return ssl_object.version() if ssl_object is not None else None
+
     def hang_up(self) -> None:
         """Close the connection now, as QUIT does, without another word."""
         if self._handler_coroutine is not None:
@@ -289,6 +334,7 @@ class _Handler:
             raw=raw,
             login=login.decode() if login is not None else None,
             connection=server.number,
+            tls=server.tls_version(),
         ))
         return "250 2.0.0 OK: queued"
 
@@ -298,15 +344,20 @@ class _Handler:
         ok = (isinstance(auth_data, LoginPassword) and fake.user is not None
               and auth_data.login == fake.user.encode()
               and auth_data.password == (fake.password or "").encode())
-        if not ok:
-            number = server.number if isinstance(server, _Protocol) else 0
+        number = server.number if isinstance(server, _Protocol) else 0
+        if ok:
+            tls = server.tls_version() if isinstance(server, _Protocol) else None
+            fake._logged_in(Login(fake.user or "", tls, number))
+        else:
             fake._refuse(Refusal("AUTH", 535, (), number))
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 class _Controller(Controller):
     def __init__(self, fake: SmtpServer) -> None:
-        super().__init__(None, hostname=HOST, port=fake.port, loop=asyncio.new_event_loop())
+        implicit = fake.tls_context if fake.tls == "implicit" else None
+        super().__init__(None, hostname=HOST, port=fake.port, loop=asyncio.new_event_loop(),
+                         ssl_context=implicit)
         self.fake = fake
         self.armed = False  # False during start(): its probe connection is not counted
         self.protocols: list[_Protocol] = []
@@ -314,10 +365,19 @@ class _Controller(Controller):
     def factory(self) -> _Protocol:
         number = self.fake._new_connection() if self.armed else 0
         handler = _Handler(self.fake)
+        if self.fake.tls == "starttls":
+            tls: dict[str, Any] = {"tls_context": self.fake.tls_context,
+                                   "require_starttls": True, "auth_require_tls": True}
+        elif self.fake.tls == "implicit":
+            # aiosmtpd 1.4 counts only STARTTLS as TLS: it would refuse AUTH (538) on a
+            # connection that is TLS from the first byte
+            tls = {"auth_require_tls": False}
+        else:
+            # AUTH is offered on a plain connection only when the test asks for it
+            tls = {"auth_require_tls": self.fake.user is None}
         protocol = _Protocol(
             handler, number, hostname="smtp.test", loop=self.loop, enable_SMTPUTF8=True,
-            # AUTH is offered on a plain connection only when the test asks for it
-            auth_require_tls=self.fake.user is None, authenticator=handler.authenticate)
+            authenticator=handler.authenticate, **tls)
         self.protocols.append(protocol)  # all of them: stop() closes those still open
         return protocol
 
