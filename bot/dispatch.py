@@ -31,6 +31,7 @@ from bot.store import Claim, Store, open_store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
+CLAIM_BATCH = 10  # deliveries a worker takes per transaction
 Sleep = Callable[[float], None]
 
 
@@ -172,11 +173,14 @@ class EmailSend:
                 digest_id = store.digest_id(self.week)
                 while not self.stop.is_set():
                     claims = store.claim_deliveries(
-                        digest_id, Channel.EMAIL, self.clock(), self.job.lease, self.holder, 1,
-                        dead_holders(store.holders_sending(digest_id, Channel.EMAIL)))
-                    if claims:
-                        self.deliver(store, claims[0])
-                    elif not self.wait_for_more(store, digest_id):
+                        digest_id, Channel.EMAIL, self.clock(), self.job.lease, self.holder,
+                        CLAIM_BATCH, dead_holders(store.holders_sending(digest_id,
+                                                                        Channel.EMAIL)))
+                    for claim in claims:
+                        if self.stop.is_set():
+                            break  # the rest are given back by run()
+                        self.deliver(store, claim)
+                    if not claims and not self.wait_for_more(store, digest_id):
                         return
         except BaseException as exc:  # stop the others; run() re-raises it
             self.failure = self.failure or exc
@@ -185,8 +189,10 @@ class EmailSend:
     def wait_for_more(self, store: Store, digest_id: int) -> bool:
         """Nothing to claim now: sleep until the next retry is due (False when all is done)."""
         counts = store.delivery_counts(digest_id, Channel.EMAIL)
-        if not counts.get("pending") and not counts.get("sending"):
-            return False
+        if not counts.get("pending") and (
+                not counts.get("sending")
+                or set(store.holders_sending(digest_id, Channel.EMAIL)) <= {self.holder}):
+            return False  # done, or only this process's other threads are still sending
         due = store.next_attempt(digest_id, Channel.EMAIL)
         # Rows another process holds may come back: look again at least every few seconds.
         wait = 2.0 if due is None else min((due - self.clock()).total_seconds(), 30.0)

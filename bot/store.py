@@ -476,17 +476,22 @@ class Store:
         stamp, until = _instant(now), _instant(now + lease)
         dead = list(dead_holders)
         marks = ", ".join("?" for _ in dead) or "NULL"
+        # Two index walks (due pending rows in id order; rows whose holder is gone), not one
+        # OR over the whole ledger: a claim stays cheap however many deliveries there are.
         # `marks` is only "?" placeholders: the values are bound.
         sql = (
             "UPDATE deliveries SET status = 'sending', lease_until = ?, claimed_by = ?, "  # noqa: S608
-            "attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT id FROM deliveries "
-            "WHERE digest_id = ? AND channel = ? AND ((status = 'pending' AND "
-            "next_attempt_at <= ?) OR (status = 'sending' AND (lease_until < ? OR "
-            f"claimed_by IN ({marks})))) ORDER BY id LIMIT ?) "
-            "RETURNING id, subscriber_id, attempts, parts_sent")
+            "attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT id FROM ("
+            "SELECT id FROM deliveries WHERE digest_id = ? AND channel = ? AND "
+            "status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?) UNION "
+            "SELECT id FROM (SELECT id FROM deliveries WHERE digest_id = ? AND channel = ? AND "
+            f"status = 'sending' AND (lease_until < ? OR claimed_by IN ({marks})) LIMIT ?) "
+            "ORDER BY id LIMIT ?) RETURNING id, subscriber_id, attempts, parts_sent")
         with self.transaction() as conn:
-            rows = conn.execute(sql, (until, holder, stamp, digest_id, channel, stamp, stamp,
-                                      *dead, limit)).fetchall()
+            rows = conn.execute(sql, (until, holder, stamp, digest_id, channel, stamp, limit,
+                                      digest_id, channel, stamp, *dead, limit, limit)
+                                ).fetchall()
+        rows.sort(key=lambda r: int(r[0]))
         return [Claim(int(r[0]), int(r[1]), int(r[2]), int(r[3]), until) for r in rows]
 
     def holders_sending(self, digest_id: int, channel: Channel) -> list[str]:
