@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.store import Store, open_store
+from tests.browser import browser  # noqa: F401 - the shared Chromium fixture
 from tests.fakes.smtp import smtp_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent

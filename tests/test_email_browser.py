@@ -18,7 +18,6 @@ where they fail: CI installs it (`.ci/run`). Playwright never downloads a browse
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,17 +25,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bot.digest import Digest, IsoWeek, Item, Section
 from bot.model import Country
 from bot.render.email import Masthead, render_email
 from tests.conftest import SAMPLE, Bot
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never a Playwright download
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
 PHONE, DESKTOP = 320, 1024
 COLUMN_MAX = 600
 MIN_CONTRAST = 4.5
@@ -48,26 +43,6 @@ PREFERENCES = f"{SITE}/preferences?jeton=eyJzIjoxMjg0fQ.a8Rt2LpX"
 LONG_WORD = ("https://stat.gov.kg/publications/rapportannuel2025" + "marchedutravail" * 10)[:120]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-# -- the browser --------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        reason = (f"Debian's chromium is not installed at {CHROMIUM} "
-                  "(apt-get install chromium; .ci/run does it)")
-        if in_ci():
-            pytest.fail(f"CI=true: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ site is shut.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,32 +22,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from bot.model import Country, Status
 from bot.store import open_store
 from bot.tokens import sign
 from tests.conftest import NOW, SAMPLE, Bot
-from tests.test_email_browser import CHROMIUM, CONTRAST_JS, LAUNCH_ARGS, MIN_CONTRAST, in_ci
+from tests.test_email_browser import CONTRAST_JS, MIN_CONTRAST
 from tests.web_server import SECRET, Clock, live_site
 
 PHONE = 320
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        reason = (f"Debian's chromium is not installed at {CHROMIUM} "
-                  "(apt-get install chromium; .ci/run does it)")
-        if in_ci():
-            pytest.fail(f"CI=true: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
