@@ -1,0 +1,82 @@
+"""The SQLite store: schema, migrations and every SQL statement of the project (nothing
+outside `bot/store/` speaks SQL)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+from bot.errors import StoreError
+from bot.store.articles import ArticleTable
+from bot.store.digests import DigestTable
+from bot.store.ledger import Ledger
+from bot.store.readers import SubscriberTable
+from bot.store.rows import ArticleQuery, Claim, InsertResult, StoredDigest
+from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+
+class Store(ArticleTable, SubscriberTable, DigestTable, Ledger):
+    """One open SQLite database; use `open_store` to get one."""
+
+
+def open_store(path: Path | str, *, create_folder: bool = False) -> Store:
+    """Open (creating if needed) and migrate the database at `path`; ":memory:" works too.
+
+    The folder must exist unless `create_folder` (the embedded default `var/`): a typo in a
+    configured path should fail, not start an empty store somewhere else.
+    """
+    if str(path) == ":memory:":
+        return _connect(":memory:", None)
+    path = Path(path)
+    folder = path.parent
+    if create_folder:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create folder {folder} ({exc.strerror})") from None
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise StoreError(f"{path}: folder {folder} {what}; create it or set BOT_DATABASE")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{path}: folder {folder} cannot be written; set BOT_DATABASE")
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a database file; set BOT_DATABASE")
+    return _connect(str(path), path)
+
+
+def _connect(target: str, path: Path | None) -> Store:
+    try:
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        store = Store(conn, path)
+        migrate(store)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{target}: cannot open the store ({exc})") from None
+    return store
+
+
+def migrate(store: Store, *, target: int = SCHEMA_VERSION) -> None:
+    """Upgrade the file in place, one migration per transaction, up to `target`."""
+    current = store.schema_version
+    if current > SCHEMA_VERSION:
+        raise StoreError(f"{store.path}: schema version {current} is newer than this bot's "
+                         f"({SCHEMA_VERSION}); upgrade the bot")
+    for version in range(current, target):
+        log.info("migrating %s to schema version %d", store.path or "memory", version + 1)
+        store.conn.executescript(
+            f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\n"
+            "COMMIT;"
+        )
+
+
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ArticleQuery", "Claim", "InsertResult", "Store",
+           "StoredDigest", "migrate", "open_store"]

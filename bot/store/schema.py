@@ -1,0 +1,96 @@
+"""The schema: migrations by `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
+
+
+# Each entry upgrades the file from user_version N to N + 1. Append only: never edit one
+# that has shipped, since files in the field already ran it.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the article store
+    """
+    CREATE TABLE articles (
+        id            INTEGER PRIMARY KEY,
+        title         TEXT NOT NULL,
+        lead          TEXT NOT NULL,
+        url           TEXT,
+        guid          TEXT,
+        source        TEXT NOT NULL,
+        published     TEXT NOT NULL,              -- local date, YYYY-MM-DD
+        published_at  TEXT,                       -- UTC instant when the source gave one
+        date_source   TEXT NOT NULL
+            CHECK (date_source IN ('explicit', 'editor', 'text', 'neighbour', 'import')),
+        country       TEXT NOT NULL
+            CHECK (country IN ('KZ', 'KG', 'UZ', 'TJ', 'TM', 'REGION', 'OTHER')),
+        countries     TEXT NOT NULL DEFAULT '',   -- space-separated codes, strongest first
+        featured      INTEGER NOT NULL DEFAULT 0 CHECK (featured IN (0, 1)),
+        needs_review  TEXT,                       -- the reason, NULL when fine
+        content_hash  TEXT NOT NULL UNIQUE,
+        imported_at   TEXT NOT NULL,
+        edited_at     TEXT
+    );
+    -- Partial: a listing's articles have neither, and skip these indexes altogether.
+    CREATE UNIQUE INDEX articles_url ON articles (url) WHERE url IS NOT NULL;
+    CREATE UNIQUE INDEX articles_guid ON articles (guid) WHERE guid IS NOT NULL;
+    CREATE INDEX articles_by_date ON articles (published, id);
+    CREATE INDEX articles_by_country ON articles (country, published, id);
+    CREATE INDEX articles_needing_review ON articles (published) WHERE needs_review IS NOT NULL;
+    """,
+    # 2: readers, frozen digests and the delivery ledger
+    """
+    CREATE TABLE subscribers (
+        id               INTEGER PRIMARY KEY,
+        channel          TEXT NOT NULL CHECK (channel IN ('email', 'telegram')),
+        address          TEXT NOT NULL,           -- email address or Telegram chat id
+        locale           TEXT NOT NULL DEFAULT 'fr',
+        countries        TEXT NOT NULL DEFAULT '',-- space-separated codes; empty = all
+        status           TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'blocked')),
+        consent_source   TEXT,
+        created_at       TEXT NOT NULL,
+        confirmed_at     TEXT,
+        unsubscribed_at  TEXT,
+        updated_at       TEXT NOT NULL,
+        UNIQUE (channel, address)
+    );
+    CREATE INDEX subscribers_by_status ON subscribers (channel, status);
+    CREATE TABLE digests (
+        id              INTEGER PRIMARY KEY,
+        week            TEXT NOT NULL UNIQUE,     -- ISO week, 2025-W34
+        status          TEXT NOT NULL DEFAULT 'frozen'
+            CHECK (status IN ('frozen', 'sending', 'sent')),
+        schema_version  INTEGER NOT NULL,
+        snapshot        TEXT NOT NULL,            -- the frozen digest as JSON
+        frozen_at       TEXT NOT NULL,
+        sent_at         TEXT
+    );
+    CREATE TABLE deliveries (
+        id               INTEGER PRIMARY KEY,
+        digest_id        INTEGER NOT NULL REFERENCES digests (id),
+        subscriber_id    INTEGER NOT NULL REFERENCES subscribers (id),
+        status           TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sending', 'sent', 'skipped', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        lease_until      TEXT,
+        last_error       TEXT,
+        message_id       TEXT,
+        parts_sent       INTEGER NOT NULL DEFAULT 0,
+        updated_at       TEXT NOT NULL,
+        UNIQUE (digest_id, subscriber_id)
+    );
+    CREATE INDEX deliveries_to_claim ON deliveries (digest_id, status, next_attempt_at);
+    """,
+    # 3: who holds a delivery being sent (host and pid), so that a crashed sender's rows are
+    # taken over at once on the same machine instead of when the lease runs out
+    """
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+    CREATE INDEX deliveries_by_channel ON deliveries (digest_id, channel, status);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
