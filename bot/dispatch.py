@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -126,6 +127,24 @@ class EmailSend:
         self.variants_lock = threading.Lock()
         self.limiter = RateLimiter(job.rate, lambda: clock().timestamp(), self.sleep)
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by a signal (or an error) before every delivery was final."""
+        return self.stop.is_set()
+
+    def catch_stop_signals(self) -> Callable[[], None]:
+        """Route SIGINT and SIGTERM to `stop` while sending (main thread only); returns the
+        function that puts the previous handlers back."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.signal(sig, lambda *_: self.stop.set())
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        return restore
+
     def wait_or_stop(self, seconds: float) -> None:
         self.stop.wait(seconds)
 
@@ -143,17 +162,17 @@ class EmailSend:
             self.on_start(total, final)
         workers = [threading.Thread(target=self.work, name=f"email-{n}", daemon=True)
                    for n in range(self.job.concurrency)]
+        # Ctrl-C and SIGTERM ask the workers to stop after the message in hand; a
+        # KeyboardInterrupt landing inside Thread.join() could leave a thread running while
+        # its claims are given back below, and that message would go out twice.
+        restore = self.catch_stop_signals()
         for worker in workers:
             worker.start()
         try:
             for worker in workers:
-                while worker.is_alive():
-                    worker.join(0.2)
-        except KeyboardInterrupt:
-            self.stop.set()
-            for worker in workers:
                 worker.join()
         finally:
+            restore()
             with open_store(self.database) as store:
                 store.release_deliveries(self.holder, self.clock())
             self.transport.close()

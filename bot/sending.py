@@ -109,6 +109,10 @@ def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
     if report.finished:
         with open_store(settings.database) as store:
             store.mark_digest(str(week), "sent", clock())
+    elif sender.interrupted and sender.failure is None:
+        click.echo("stopped before the end; run the same bot send again to finish (nobody "
+                   "will get a second copy)", err=True)
+        raise click.exceptions.Exit(1)
     return report
 
 

@@ -157,8 +157,9 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_without_duplicates(tmp_path: 
         time.sleep(1.5)
         process.send_signal(signal.SIGINT)
         started = time.monotonic()
-        process.communicate(timeout=30)
+        _, err = process.communicate(timeout=30)
         assert time.monotonic() - started < 10
+        assert process.returncode == 1 and "run the same bot send again to finish" in err
         with open_store(database) as store:
             held = store.conn.execute("SELECT count(*) FROM deliveries WHERE status = "
                                       "'sending'").fetchone()[0]
