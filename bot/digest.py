@@ -116,7 +116,6 @@ class Item:
 class Section:
     country: Country
     items: tuple[Item, ...]
-    continued: bool = False  # a later part of a section split across messages
 
 
 @dataclass(frozen=True, slots=True)

@@ -324,7 +324,7 @@ def create_app(settings: Settings, secret: str, clock: Callable[[], dt.datetime]
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(AccessLog)],
+        middleware=[Middleware(ResponseGuard)],
         exception_handlers={HTTPException: site.http_error, BotError: site.unavailable,
                             Exception: site.server_error})
 
@@ -340,7 +340,7 @@ def serve(app: ASGIApp, settings: Settings) -> None:
 
 def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     """How `bot serve` runs the app: no access log of uvicorn's (it would write readers'
-    links); `AccessLog` logs each request by route instead."""
+    links); `ResponseGuard` logs each request by route instead."""
     return uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None,
                           server_header=False, proxy_headers=False)
 
@@ -378,32 +378,10 @@ def home_of(request: Request) -> str:
 
 # -- middleware -------------------------------------------------------------------------
 
-class SecurityHeaders:
-    """Adds `SECURITY_HEADERS` to every answer, and `no-store` unless it says otherwise."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = {**SECURITY_HEADERS, "cache-control": "no-store"}
-                headers += [(k.encode(), v.encode()) for k, v in extra.items()
-                            if k.encode() not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class AccessLog:
-    """One INFO line per request: method, route (never the path: it holds tokens), status."""
+class ResponseGuard:
+    """Around every answer: adds `SECURITY_HEADERS` (and `no-store` unless it says
+    otherwise), and logs one INFO line per request by route, never by path (paths hold
+    tokens)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -415,14 +393,20 @@ class AccessLog:
         started = time.monotonic()
         status = 500
 
-        async def send_noting_status(message: Message) -> None:
+        async def send_guarded(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = {**SECURITY_HEADERS, "cache-control": "no-store"}
+                headers += [(k.encode(), v.encode()) for k, v in extra.items()
+                            if k.encode() not in present]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, send_guarded)
         finally:
             log.info("%s %s %d (%.0f ms)", scope["method"], route_of(scope), status,
                      (time.monotonic() - started) * 1000)

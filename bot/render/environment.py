@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from bot.model import Country
-from bot.render.i18n import country_name, format_day, normalize_locale, translations, week_label
+from bot.render.i18n import country_name, normalize_locale, translations
 from bot.render.typography import french_typography
 
 
@@ -27,14 +27,12 @@ def environment(locale: str) -> Environment:
                       keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
-        french=french_typography,
-        day=lambda d: format_day(d, locale),
         country=lambda c: country_name(c, locale),
         flag=lambda c: Country(c).flag,
         wrap=wrap,
         typography=(french_markup if locale == "fr" else lambda text: text),
     )
-    env.globals.update(week_label=lambda w: week_label(w, locale), locale=locale)
+    env.globals.update(locale=locale)
     return env
 
 

@@ -16,14 +16,8 @@ _REGION = Country.REGION.value
 REGION_IN_LEAD = 6  # "en Asie centrale" in a lead is mostly context: less than a city
 _COUNTRIES = {c.value: c for c in Country}
 _FIVE_CODES = tuple(c.value for c in FIVE)
-_DETERMINERS = frozenset({"les", "des", "ces", "aux", "leurs", "nos", "de", "d", "milliers"})
 _PLACE_PREPOSITIONS = frozenset({"de", "d", "du", "des", "en", "au", "aux"})
 _ARTICLES = frozenset({"la", "l", "le", "les"})
-_OF = frozenset({"de", "d", "du", "des"})
-# "à Riyad", "venus de Russie": a place abroad after a preposition is where something
-# happens or comes from; as the title's subject ("Russie : …") it is the story.
-_LOCATIVES = frozenset({"a", "au", "aux", "en", "depuis", "vers", "dans", "pour", "par", "de",
-                        "d", "du", "des", "avec", "contre", "entre", "sur", "chez"})
 _QUALIFIERS = frozenset({"de", "d", "du", "des", "a", "au", "aux", "en", "dans"})
 # A meeting of the region is a region-wide subject even where a host city is named.
 _EVENTS = frozenset(words(

@@ -81,15 +81,9 @@ def find_dates(text: str, text_words: list[str] | None = None) -> list[DateMenti
     return [d for d in found if d.on(d.year or 2000) is not None]
 
 
-def last_full_date(text: str, not_after: dt.date) -> dt.date | None:
-    """The last complete date written in `text` that is not after `not_after`.
-
-    Later dates announce events; they say nothing of when the piece was written.
-    """
-    return _last_full(find_dates(text), not_after)
-
-
 def _last_full(mentions: list[DateMention], not_after: dt.date) -> dt.date | None:
+    """The last complete date written that is not after `not_after`: later dates announce
+    events, and say nothing of when the piece was written."""
     for mention in reversed(mentions):
         if mention.year is not None:
             day = mention.on(mention.year)
