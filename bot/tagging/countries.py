@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bot.model import FIVE, Country
+from bot.model import Country
 from bot.tagging.gazetteer import Entry, Kind, entries
 from bot.tagging.text import words
 
@@ -15,7 +15,6 @@ TITLE_WEIGHT = 3  # a mention in the title says more about the subject than one 
 _REGION = Country.REGION.value
 REGION_IN_LEAD = 6  # "en Asie centrale" in a lead is mostly context: less than a city
 _COUNTRIES = {c.value: c for c in Country}
-_FIVE_CODES = tuple(c.value for c in FIVE)
 _PLACE_PREPOSITIONS = frozenset({"de", "d", "du", "des", "en", "au", "aux"})
 _ARTICLES = frozenset({"la", "l", "le", "les"})
 _QUALIFIERS = frozenset({"de", "d", "du", "des", "a", "au", "aux", "en", "dans"})
