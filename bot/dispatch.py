@@ -15,25 +15,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import queue
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.channels.email import DeliveryError, Transport, TransportError
+from bot.channels.email import DeliveryError, Transport
 from bot.digest import Digest
 from bot.links import reader_links
-from bot.mail import Sender, digest_message
+from bot.mail import DigestMail, Sender, Wire
 from bot.model import Channel, Country, Status, Subscriber
-from bot.render.email import Masthead, RenderedEmail, render_email
+from bot.render.email import Masthead, render_email
 from bot.store import Claim, Store, open_store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
-CLAIM_BATCH = 10  # deliveries a worker takes per transaction
+CLAIM_BATCH = 25  # deliveries a worker takes per transaction
 Sleep = Callable[[float], None]
+SWITCH_INTERVAL = 0.0005  # see EmailSend.run
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,15 @@ class EmailJob:
     first_retry: dt.timedelta = dt.timedelta(seconds=30)
     last_retry: dt.timedelta = dt.timedelta(minutes=30)
     max_attempts: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A claimed delivery and its message, built, waiting for a sender."""
+
+    claim: Claim
+    subscriber: Subscriber
+    message: Wire
 
 
 @dataclass(slots=True)
@@ -123,7 +135,7 @@ class EmailSend:
         self.on_start = on_start
         self.holder = holder_name()
         self.failure: BaseException | None = None
-        self.variants: dict[tuple[frozenset[Country], str], RenderedEmail] = {}
+        self.variants: dict[tuple[frozenset[Country], str], DigestMail] = {}
         self.variants_lock = threading.Lock()
         self.limiter = RateLimiter(job.rate, lambda: clock().timestamp(), self.sleep)
 
@@ -160,18 +172,26 @@ class EmailSend:
                      self.transport.describe())
             final = sum(n for status, n in counts.items() if status not in {"pending", "sending"})
             self.on_start(total, final)
-        workers = [threading.Thread(target=self.work, name=f"email-{n}", daemon=True)
-                   for n in range(self.job.concurrency)]
+        # One thread claims and builds the messages; `concurrency` threads, each with its
+        # own connection, send them and record each outcome before taking the next. The
+        # building then overlaps the network waits instead of adding to them.
+        self.ready: queue.Queue[Ready | None] = queue.Queue(maxsize=2 * self.job.concurrency)
+        workers = [threading.Thread(target=self.prepare, name="email-claims", daemon=True)]
+        workers += [threading.Thread(target=self.work, name=f"email-{n}", daemon=True)
+                    for n in range(self.job.concurrency)]
         # Ctrl-C and SIGTERM ask the workers to stop after the message in hand; a
         # KeyboardInterrupt landing inside Thread.join() could leave a thread running while
         # its claims are given back below, and that message would go out twice.
         restore = self.catch_stop_signals()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         for worker in workers:
             worker.start()
         try:
             for worker in workers:
                 worker.join()
         finally:
+            sys.setswitchinterval(switch)
             restore()
             with open_store(self.database) as store:
                 store.release_deliveries(self.holder, self.clock())
@@ -186,7 +206,9 @@ class EmailSend:
             return SendReport(store.delivery_counts(digest_id, Channel.EMAIL),
                               store.next_attempt(digest_id, Channel.EMAIL))
 
-    def work(self) -> None:
+    def prepare(self) -> None:
+        """Claim deliveries, record the skipped ones, build the others' messages and hand
+        them to the senders; stop when every delivery is final (or on `stop`)."""
         try:
             with open_store(self.database) as store:
                 digest_id = store.digest_id(self.week)
@@ -195,15 +217,48 @@ class EmailSend:
                         digest_id, Channel.EMAIL, self.clock(), self.job.lease, self.holder,
                         CLAIM_BATCH, dead_holders(store.holders_sending(digest_id,
                                                                         Channel.EMAIL)))
-                    for claim in claims:
-                        if self.stop.is_set():
-                            break  # the rest are given back by run()
-                        self.deliver(store, claim)
-                    if not claims and not self.wait_for_more(store, digest_id):
+                    if claims:
+                        self.hand_out(store, claims)
+                        continue
+                    self.ready.join()  # what this process holds is final or pending again
+                    if not self.wait_for_more(store, digest_id):
                         return
         except BaseException as exc:  # stop the others; run() re-raises it
             self.failure = self.failure or exc
             self.stop.set()
+        finally:
+            for _ in range(self.job.concurrency):
+                self.ready.put(None)
+
+    def hand_out(self, store: Store, claims: list[Claim]) -> None:
+        readers = store.get_subscribers([c.subscriber_id for c in claims])
+        skips = [(claim, why) for claim in claims
+                 if (why := self.skip_reason(readers[claim.subscriber_id]))]
+        if skips:  # recorded together: nothing goes out for them
+            for _ in range(store.skip_deliveries(skips, self.clock())):
+                self.on_progress("skipped")
+        skipped = {claim.id for claim, _ in skips}
+        for claim in claims:
+            if self.stop.is_set():
+                return  # the rest are given back by run()
+            if claim.id not in skipped:
+                reader = readers[claim.subscriber_id]
+                self.ready.put(Ready(claim, reader, self.build(reader)))
+
+    def work(self) -> None:
+        """Send what `prepare` hands out until it says there is no more. After a stop, the
+        messages still waiting are not sent: run() gives their claims back."""
+        with open_store(self.database) as store:
+            while (ready := self.ready.get()) is not None:
+                try:
+                    if not self.stop.is_set():
+                        self.deliver(store, ready)
+                except BaseException as exc:  # stop the others; run() re-raises it
+                    self.failure = self.failure or exc
+                    self.stop.set()
+                finally:
+                    self.ready.task_done()
+            self.ready.task_done()
 
     def wait_for_more(self, store: Store, digest_id: int) -> bool:
         """Nothing to claim now: sleep until the next retry is due (False when all is done)."""
@@ -223,36 +278,38 @@ class EmailSend:
             self.sleep(wait)
         return True
 
-    def deliver(self, store: Store, claim: Claim) -> None:
-        now = self.clock()
-        subscriber = store.get_subscriber(claim.subscriber_id)
+    def skip_reason(self, subscriber: Subscriber) -> str | None:
+        """Why this recipient gets nothing after all (None: they get the digest)."""
         if subscriber.status is not Status.ACTIVE:
-            self.finish(store, claim, "skipped", error=f"subscriber is {subscriber.status}")
-            return
+            return f"subscriber is {subscriber.status}"
+        if self.digest.only(subscriber.countries).is_empty:
+            return "no articles this week in the sections followed"
+        return None
+
+    def build(self, subscriber: Subscriber) -> Wire:
         variant = self.digest.only(subscriber.countries)
-        if variant.is_empty:
-            self.finish(store, claim, "skipped",
-                        error="no articles this week in the sections followed")
-            return
         links = reader_links(self.job.public_url, self.job.secret, subscriber)
-        message = digest_message(self.rendered(variant, subscriber), self.job.sender,
-                                 subscriber.address, self.week, subscriber.id,
-                                 links.unsubscribe, links.preferences, now)
+        return self.mail(variant, subscriber).message(
+            subscriber.address, subscriber.id, links.unsubscribe, links.preferences,
+            self.clock())
+
+    def deliver(self, store: Store, ready: Ready) -> None:
         self.limiter.wait()
         try:
-            self.transport.send(message)
+            self.transport.send(ready.message)
         except DeliveryError as exc:
-            self.failed(store, claim, subscriber, exc)
+            self.failed(store, ready.claim, ready.subscriber, exc)
             return
-        except TransportError:
-            raise
-        self.finish(store, claim, "sent", message_id=str(message["Message-ID"]))
+        self.finish(store, ready.claim, "sent", message_id=ready.message.message_id)
 
-    def rendered(self, variant: Digest, subscriber: Subscriber) -> RenderedEmail:
+    def mail(self, variant: Digest, subscriber: Subscriber) -> DigestMail:
+        """The message of this reader's variant (sections and language), built once."""
         key = (subscriber.countries, subscriber.locale)
         with self.variants_lock:
             if key not in self.variants:
-                self.variants[key] = render_email(variant, self.job.masthead, subscriber.locale)
+                self.variants[key] = DigestMail(
+                    render_email(variant, self.job.masthead, subscriber.locale),
+                    self.job.sender, self.week)
             return self.variants[key]
 
     def failed(self, store: Store, claim: Claim, subscriber: Subscriber,

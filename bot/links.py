@@ -10,15 +10,28 @@ from bot.tokens import sign
 
 @dataclass(frozen=True, slots=True)
 class ReaderLinks:
-    confirm: str
-    unsubscribe: str
-    preferences: str
+    """Each link is signed when asked for (a digest needs two of the three)."""
+
+    base: str
+    secret: str
+    subscriber: Subscriber
+
+    def link(self, purpose: str) -> str:
+        token = sign(self.secret, purpose, self.subscriber.id, self.subscriber.address)
+        return f"{self.base}/{purpose}/{token}"
+
+    @property
+    def confirm(self) -> str:
+        return self.link("confirm")
+
+    @property
+    def unsubscribe(self) -> str:
+        return self.link("unsubscribe")
+
+    @property
+    def preferences(self) -> str:
+        return self.link("preferences")
 
 
 def reader_links(public_url: str, secret: str, subscriber: Subscriber) -> ReaderLinks:
-    base = public_url.rstrip("/")
-
-    def link(purpose: str) -> str:
-        return f"{base}/{purpose}/{sign(secret, purpose, subscriber.id, subscriber.address)}"
-
-    return ReaderLinks(link("confirm"), link("unsubscribe"), link("preferences"))
+    return ReaderLinks(public_url.rstrip("/"), secret, subscriber)

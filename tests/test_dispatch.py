@@ -4,6 +4,8 @@ retries, bounces, skips, takeovers, and two senders at once."""
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import threading
 from collections import Counter
 from email.message import EmailMessage
@@ -16,7 +18,7 @@ from bot.channels.email import DeliveryError
 from bot.digest import IsoWeek
 from bot.dispatch import EmailJob, EmailSend, dead_holders
 from bot.ingest import load
-from bot.mail import Sender
+from bot.mail import Sender, Wire
 from bot.model import Channel, Country, Status
 from bot.render.email import Masthead
 from bot.store import Store, open_store
@@ -36,7 +38,9 @@ class FakeTransport:
         self.permanent: set[str] = set()
         self.lock = threading.Lock()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, sent: EmailMessage | Wire) -> None:
+        message = sent if isinstance(sent, EmailMessage) else \
+            email.message_from_bytes(sent.data, policy=email.policy.default)  # type: ignore[arg-type]
         to = str(message["To"])
         with self.lock:
             if to in self.permanent:

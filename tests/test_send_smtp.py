@@ -119,6 +119,16 @@ def _bot(database: Path, server: SmtpServer, tmp_path: Path) -> subprocess.Popen
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _wait_for(server: SmtpServer, messages: int, process: subprocess.Popen[str]) -> bool:
+    """Wait until the server has `messages` messages; False if the process ended first."""
+    deadline = time.monotonic() + 60
+    while len(server.messages) < messages:
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
 def test_a_sender_killed_again_and_again_sends_everyone_once_more_at_most(
         tmp_path: Path) -> None:
     database, readers = _store_with_readers(tmp_path, 2000)
@@ -127,8 +137,8 @@ def test_a_sender_killed_again_and_again_sends_everyone_once_more_at_most(
     with SmtpServer() as server:
         while kills < 5 or len(server.messages) < 200:
             process = _bot(database, server, tmp_path)
-            time.sleep(rng.uniform(0.4, 1.0))  # startup is ~0.3 s; a full send ~5 s
-            if process.poll() is not None:
+            # Killed at a random moment once it sends: after 20 to 200 more messages.
+            if not _wait_for(server, len(server.messages) + rng.randint(20, 200), process):
                 break  # it finished before the kill: enough kills happen before that
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -154,7 +164,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_without_duplicates(tmp_path: 
     database, readers = _store_with_readers(tmp_path, 1500)
     with SmtpServer() as server:
         process = _bot(database, server, tmp_path)
-        time.sleep(1.5)
+        assert _wait_for(server, 100, process)  # in the middle of the send
         process.send_signal(signal.SIGINT)
         started = time.monotonic()
         _, err = process.communicate(timeout=30)

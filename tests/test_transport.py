@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import threading
 import traceback
 from collections.abc import Iterator
@@ -17,7 +18,15 @@ import pytest
 from bot.channels.email import DeliveryError, Outbox, Smtp, TransportError
 from bot.digest import Digest, IsoWeek, Item, Section
 from bot.errors import InputError
-from bot.mail import Sender, confirmation_message, digest_message, message_id
+from bot.mail import (
+    DigestMail,
+    Sender,
+    Wire,
+    confirmation_message,
+    digest_message,
+    message_id,
+    wire,
+)
 from bot.model import Country
 from bot.render.email import Masthead, RenderedEmail, render_email
 from tests.fakes.smtp import SmtpServer
@@ -105,6 +114,16 @@ def test_a_digest_arrives_byte_for_byte_with_its_headers(smtp_server: SmtpServer
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["List-Id"] == f"{NAME} <digest.lettre.example.fr>"
     assert parsed["From"] == SENDER.mail_from
+
+
+def test_lines_starting_with_a_period_arrive_intact(smtp_server: SmtpServer,
+                                                   smtp: Smtp) -> None:
+    message = note(READER)
+    message.set_content(".\n.. deux points\n.\r\nfin\n.")
+    smtp.send(message)
+    smtp.send(wire(message))  # the same bytes, given ready-made
+    assert [m.raw for m in smtp_server.messages] == [crlf(message)] * 2
+    assert "\r\n.. deux points\r\n" in smtp_server.messages[0].parsed().get_content()
 
 
 def test_one_thread_sends_everything_on_one_connection(smtp_server: SmtpServer,
@@ -326,6 +345,79 @@ def test_an_outbox_that_cannot_be_written_stops_the_transport(tmp_path: Path) ->
 
 
 # -- the messages ------------------------------------------------------------------------
+
+def _same_boundary(data: bytes) -> bytes:
+    return re.sub(rb"===============\d+==", b"BOUNDARY", data)
+
+
+SPLICE_CASES = {
+    "a reader": (READER, UNSUBSCRIBE, PREFERENCES),
+    "atext in the address": ("o'brien+lettre_1~x@sous.domaine.example.org", UNSUBSCRIBE,
+                             PREFERENCES),
+    "a 254-character address": ("l" * 64 + "@" + ".".join(["d" * 60] * 3) + ".example",
+                                UNSUBSCRIBE, PREFERENCES),
+    "a non-ASCII address": ("josé@exemple.fr", UNSUBSCRIBE, PREFERENCES),
+    "links of 1,500 characters": (READER, UNSUBSCRIBE + "x" * 1500, PREFERENCES + "y" * 1500),
+    "links with & and <": (READER, UNSUBSCRIBE + "&a=<b>", PREFERENCES + "&c='d'"),
+}
+
+
+@pytest.mark.parametrize("case", SPLICE_CASES)
+def test_a_spliced_copy_is_the_message_digest_message_builds(rendered: RenderedEmail,
+                                                             case: str) -> None:
+    to, unsubscribe, preferences = SPLICE_CASES[case]
+    mail = DigestMail(rendered, SENDER, str(WEEK))
+    assert mail.spliceable
+    for subscriber_id, now in ((7, NOW), (123456, NOW + dt.timedelta(days=3, seconds=7))):
+        spliced = mail.message(to, subscriber_id, unsubscribe, preferences, now)
+        built = wire(digest_message(rendered, SENDER, to, str(WEEK), subscriber_id,
+                                    unsubscribe, preferences, now))
+        assert _same_boundary(spliced.data) == _same_boundary(built.data)
+        assert (spliced.mail_from, spliced.to, spliced.message_id) == (
+            built.mail_from, built.to, built.message_id)
+
+
+def test_the_sample_week_splices_for_every_language(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.archive import digest_for_week
+    from bot.ingest import load
+    from bot.store import open_store
+    from tests.conftest import SAMPLE
+    paris, week = ZoneInfo("Europe/Paris"), IsoWeek(2025, 14)
+    with open_store(tmp_path / "store.db") as store:
+        store.insert_articles(list(load(str(SAMPLE), None, paris, NOW.date()).articles()), NOW)
+        digest = digest_for_week(store, week, NOW, paris).digest
+    for locale in ("fr", "en", "ru"):
+        variant = render_email(digest, MASTHEAD, locale)
+        mail = DigestMail(variant, SENDER, str(week))
+        spliced = mail.message(READER, 3, UNSUBSCRIBE, PREFERENCES, NOW)
+        built = wire(digest_message(variant, SENDER, READER, str(week), 3, UNSUBSCRIBE,
+                                    PREFERENCES, NOW))
+        assert mail.spliceable and _same_boundary(spliced.data) == _same_boundary(built.data)
+
+
+@pytest.mark.parametrize("injection", INJECTIONS)
+def test_a_spliced_copy_takes_no_line_break(rendered: RenderedEmail, injection: str) -> None:
+    mail = DigestMail(rendered, SENDER, str(WEEK))
+    with pytest.raises(InputError, match="line break"):
+        mail.message(READER + injection, 7, UNSUBSCRIBE, PREFERENCES, NOW)
+    with pytest.raises(InputError, match="line break"):
+        mail.message(READER, 7, UNSUBSCRIBE + injection, PREFERENCES, NOW)
+
+
+def test_a_non_ascii_address_goes_out_with_smtputf8(smtp_server: SmtpServer, smtp: Smtp,
+                                                    rendered: RenderedEmail) -> None:
+    to = "josé@exemple.fr"
+    message = DigestMail(rendered, SENDER, str(WEEK)).message(to, 7, UNSUBSCRIBE,
+                                                               PREFERENCES, NOW)
+    assert isinstance(message, Wire)
+    smtp.send(message)
+    [got] = smtp_server.messages
+    assert got.recipients == (to,)
+    assert got.to == to
+    assert got.raw == message.data
+
 
 @pytest.mark.parametrize("injection", INJECTIONS)
 @pytest.mark.parametrize("where", ["subject", "to", "mail_from", "newsletter_name",

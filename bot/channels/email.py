@@ -13,12 +13,17 @@ import socket
 import ssl
 import tempfile
 import threading
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 from bot.errors import BotError, ConfigError
+from bot.mail import Wire, wire
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # typeshed's; nothing imported at run time
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 30.0
@@ -38,7 +43,7 @@ class TransportError(BotError):
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage | Wire) -> None:
         """Deliver one message or raise `DeliveryError` (or `TransportError`)."""
 
     def close(self) -> None: ...
@@ -54,13 +59,14 @@ class Outbox:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage) -> None:
-        name = re.sub(r"[^A-Za-z0-9.@_-]", "_", str(message["Message-ID"]).strip("<>")) + ".eml"
+    def send(self, message: EmailMessage | Wire) -> None:
+        ready = message if isinstance(message, Wire) else wire(message)
+        name = re.sub(r"[^A-Za-z0-9.@_-]", "_", ready.message_id.strip("<>")) + ".eml"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
             with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes())
+                handle.write(ready.data)
             Path(temp).replace(self.folder / name)
         except OSError as exc:
             raise TransportError(f"{self.folder}: cannot write the outbox ({exc.strerror})") \
@@ -71,6 +77,48 @@ class Outbox:
 
     def describe(self) -> str:
         return f"the outbox folder {self.folder}"
+
+
+# An address smtplib would send as is between < and >: it need not be parsed again.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+class _Lean(smtplib.SMTP):
+    """smtplib's client, less two costs that were a quarter of a send's CPU: it parses
+    every envelope address again (`email.utils.parseaddr`, about 90 µs a message) and
+    dot-stuffs the data with a regular expression. Addresses that are plain (checked when
+    subscribed) skip the parsing; CRLF-ended bytes are stuffed with `bytes.replace`, the
+    same result. Anything else takes smtplib's own path."""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        if not _PLAIN_ADDRESS.fullmatch(sender) or any(o.lower() == "smtputf8" for o in options):
+            return super().mail(sender, options)
+        listed = "".join(f" {o}" for o in options) if self.does_esmtp else ""
+        self.putcmd("mail", f"FROM:<{sender}>{listed}")
+        return self.getreply()
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        if not _PLAIN_ADDRESS.fullmatch(recip):
+            return super().rcpt(recip, options)
+        listed = "".join(f" {o}" for o in options) if self.does_esmtp else ""
+        self.putcmd("rcpt", f"TO:<{recip}>{listed}")
+        return self.getreply()
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        if not isinstance(msg, bytes) or not msg.endswith(b"\r\n"):
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # A line that starts with a period gets a second one (RFC 5321 4.5.2).
+        stuffed = msg.replace(b"\n.", b"\n..")
+        self.send((b"." if stuffed.startswith(b".") else b"") + stuffed + b".\r\n")
+        return self.getreply()
+
+
+class _LeanSSL(_Lean, smtplib.SMTP_SSL):
+    pass
 
 
 class Smtp:
@@ -99,10 +147,10 @@ class Smtp:
         smtp: smtplib.SMTP | None = None
         try:
             if self.scheme == "smtps":
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                        context=ssl.create_default_context())
+                smtp = _LeanSSL(self.host, self.port, timeout=self.timeout,
+                                context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                smtp = _Lean(self.host, self.port, timeout=self.timeout)
                 if self.scheme == "smtp+starttls":
                     smtp.starttls(context=ssl.create_default_context())
             if self.user:
@@ -130,10 +178,18 @@ class Smtp:
             self.opened.append(smtp)
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage | Wire) -> None:
+        ready = message if isinstance(message, Wire) else wire(message)
+        # What send_message would add: SMTPUTF8 when an address is not ASCII.
+        options = () if (ready.mail_from + ready.to).isascii() else ("SMTPUTF8", "BODY=8BITMIME")
         smtp = self.connection()
         try:
-            refused = smtp.send_message(message)
+            if options:
+                smtp.ehlo_or_helo_if_needed()
+                if not smtp.has_extn("smtputf8"):
+                    raise DeliveryError("the relay does not take non-ASCII addresses "
+                                        "(no SMTPUTF8)", temporary=False)
+            refused = smtp.sendmail(ready.mail_from, [ready.to], ready.data, options)
         except smtplib.SMTPRecipientsRefused as exc:
             code = min(c for c, _ in exc.recipients.values())
             self.drop_on_error(code)

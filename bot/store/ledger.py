@@ -55,14 +55,15 @@ class Ledger(StoreBase):
         stamp, until = _instant(now), _instant(now + lease)
         dead = list(dead_holders)
         marks = ", ".join("?" for _ in dead) or "NULL"
-        # Two index walks (due pending rows in id order; rows whose holder is gone), not one
+        # Two index walks (due pending rows, earliest first; rows whose holder is gone), not one
         # OR over the whole ledger: a claim stays cheap however many deliveries there are.
         # `marks` is only "?" placeholders: the values are bound.
         sql = (
             "UPDATE deliveries SET status = 'sending', lease_until = ?, claimed_by = ?, "  # noqa: S608
             "attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT id FROM ("
             "SELECT id FROM deliveries WHERE digest_id = ? AND channel = ? AND "
-            "status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?) UNION "
+            "status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) "
+            "UNION "
             "SELECT id FROM (SELECT id FROM deliveries WHERE digest_id = ? AND channel = ? AND "
             f"status = 'sending' AND (lease_until < ? OR claimed_by IN ({marks})) LIMIT ?) "
             "ORDER BY id LIMIT ?) RETURNING id, subscriber_id, attempts, parts_sent")
@@ -86,19 +87,33 @@ class Ledger(StoreBase):
         """Record the outcome of a claimed delivery, if this claim still holds it (a claim
         whose lease ran out and was taken over records nothing). Returns whether it did."""
         stamp = _instant(now)
+        sql = ("UPDATE deliveries SET status = ?, updated_at = ?, lease_until = NULL, "
+               "claimed_by = NULL, message_id = coalesce(?, message_id), last_error = ?, "
+               "next_attempt_at = coalesce(?, next_attempt_at), "
+               "parts_sent = coalesce(?, parts_sent) "
+               "WHERE id = ? AND status = 'sending' AND lease_until = ?")
+        values = (status, stamp, message_id, error, _instant(retry_at) if retry_at else None,
+                  parts_sent, claim.id, claim.lease_until)
+        if subscriber_status is None:  # one statement: its own transaction
+            return bool(self.conn.execute(sql, values).rowcount)
         with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE deliveries SET status = ?, updated_at = ?, lease_until = NULL, "
-                "claimed_by = NULL, message_id = coalesce(?, message_id), last_error = ?, "
-                "next_attempt_at = coalesce(?, next_attempt_at), "
-                "parts_sent = coalesce(?, parts_sent) "
-                "WHERE id = ? AND status = 'sending' AND lease_until = ?",
-                (status, stamp, message_id, error, _instant(retry_at) if retry_at else None,
-                 parts_sent, claim.id, claim.lease_until))
-            if cur.rowcount and subscriber_status is not None:
+            cur = conn.execute(sql, values)
+            if cur.rowcount:
                 conn.execute("UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?",
                              (subscriber_status, stamp, claim.subscriber_id))
         return bool(cur.rowcount)
+
+    def skip_deliveries(self, skips: list[tuple[Claim, str]], now: dt.datetime) -> int:
+        """Mark claimed deliveries `skipped` with their reasons, in one transaction (those
+        whose claim still holds); returns how many."""
+        stamp = _instant(now)
+        with self.transaction() as conn:
+            cur = conn.executemany(
+                "UPDATE deliveries SET status = 'skipped', updated_at = ?, lease_until = NULL, "
+                "claimed_by = NULL, last_error = ? WHERE id = ? AND status = 'sending' AND "
+                "lease_until = ?", [(stamp, why, claim.id, claim.lease_until)
+                                    for claim, why in skips])
+        return cur.rowcount
 
     def release_deliveries(self, holder: str, now: dt.datetime) -> int:
         """Give back every delivery `holder` still holds (a clean stop): pending again."""

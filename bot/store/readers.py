@@ -58,6 +58,13 @@ class SubscriberTable(StoreBase):
             raise NotFound(f"subscriber {subscriber_id} does not exist")
         return _subscriber(row)
 
+    def get_subscribers(self, ids: list[int]) -> dict[int, Subscriber]:
+        """Several subscribers by id, in one query (those that exist)."""
+        marks = ", ".join("?" for _ in ids)  # only placeholders: the ids are bound
+        rows = self.conn.execute(f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers "  # noqa: S608
+                                 f"WHERE id IN ({marks})", ids).fetchall()
+        return {found.id: found for found in map(_subscriber, rows)}
+
     def find_subscriber(self, channel: Channel, address: str) -> Subscriber | None:
         row = self.conn.execute(f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers "  # noqa: S608
                                 "WHERE channel = ? AND address = ?",
