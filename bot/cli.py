@@ -18,10 +18,12 @@ import click
 
 from bot.config import Settings
 from bot.errors import BotError, InputError, one_line
-from bot.model import Article, Country, NewArticle, parse_country
+from bot.model import Article, Channel, Country, NewArticle, parse_country
 from bot.store import ArticleQuery, Store, open_store
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from bot.preview import Preview
 
 
@@ -289,8 +291,8 @@ def _echo_preview(shown: Preview, tz: ZoneInfo) -> None:
 @click.option("--channel", type=click.Choice(["email", "telegram", "all"]), default="all",
               show_default=True)
 @click.option("--to", "to", metavar="ADDRESS",
-              help="Send one test copy to this address; the ledger and subscribers are "
-                   "untouched.")
+              help="Send one test copy to this email address or Telegram chat id (@channel); "
+                   "the ledger and subscribers are untouched.")
 @click.option("--dry-run", is_flag=True, help="Count what would go out; send nothing.")
 @pass_context
 def send(context: Context, week_text: str, latest: bool, channel: str, to: str | None,
@@ -299,13 +301,8 @@ def send(context: Context, week_text: str, latest: bool, channel: str, to: str |
     crash and it goes on where it stopped, never sending anyone a second copy."""
     from bot.sending import send_command
 
-    if channel in {"telegram", "all"} and not context.settings.telegram_bot_token:
-        click.echo("telegram: off (TELEGRAM_BOT_TOKEN is not set)")
-    elif channel in {"telegram", "all"}:
-        click.echo("telegram: sending by Telegram is not available in this version")
-    if channel in {"email", "all"}:
-        send_command(context.settings, context.now, "latest" if latest else week_text, to,
-                     dry_run)
+    send_command(context.settings, context.now, "latest" if latest else week_text, to, dry_run,
+                 channel)
 
 
 @cli.command()
@@ -320,11 +317,13 @@ def stats(context: Context, week_text: str | None) -> None:
         if week is None:
             click.echo("no digest frozen yet")
             return
-        counts = store.delivery_counts(store.digest_id(week))
+        digest_id = store.digest_id(week)
+        counts = {channel: store.delivery_counts(digest_id, channel) for channel in Channel}
         stored = store.get_digest(week)
     state = stored.status if stored else "?"
-    click.echo(f"digest {week} ({state}): " + (", ".join(
-        f"{n} {status}" for status, n in sorted(counts.items())) or "not sent"))
+    click.echo(f"digest {week} ({state}): " + ("; ".join(
+        f"{channel} " + ", ".join(f"{n} {status}" for status, n in sorted(found.items()))
+        for channel, found in counts.items() if found) or "not sent"))
 
 
 @cli.group()
@@ -450,22 +449,38 @@ def config_check(context: Context) -> None:
 def serve(context: Context) -> None:
     """Run the readers' web pages (subscribe, confirm, unsubscribe, preferences, archive) on
     BOT_WEB_HOST:BOT_WEB_PORT until stopped."""
+    from bot.web import serve as serve_app
+
+    serve_app(_web_app(context), context.settings)
+
+
+@cli.command()
+@pass_context
+def run(context: Context) -> None:
+    """Run the service until stopped (Ctrl-C or SIGTERM): the readers' web pages and, when
+    TELEGRAM_BOT_TOKEN is set, the Telegram bot's commands."""
+    import asyncio
+
+    from bot.service import run_service
+
+    asyncio.run(run_service(context.settings, context.now, _web_app(context)))
+
+
+def _web_app(context: Context) -> ASGIApp:
+    """The web app, its settings checked first; server logs at INFO unless -v asks more."""
     from bot.channels.email import open_transport
     from bot.tokens import load_or_create_secret
     from bot.web import create_app
-    from bot.web import serve as serve_app
 
     s = context.settings
     secret = load_or_create_secret(s.secret_key, s.database.parent)
     open_transport(s.smtp_url, s.outbox).close()  # a bad SMTP_URL stops us here, not later
     with context.open_store():  # so does a store that cannot be opened
         pass
-    app = create_app(s, secret, context.now, lambda: open_transport(s.smtp_url, s.outbox))
-    # A server logs each request and the confirmations it sends: INFO unless -v asks more.
-    for name in ("bot", "uvicorn"):
+    for name in ("bot", "uvicorn"):  # each request and each confirmation sent is logged
         if logging.getLogger(name).getEffectiveLevel() > logging.INFO:
             logging.getLogger(name).setLevel(logging.INFO)
-    serve_app(app, s)
+    return create_app(s, secret, context.now, lambda: open_transport(s.smtp_url, s.outbox))
 
 
 def _parse_day(value: str) -> dt.date:

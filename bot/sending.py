@@ -3,7 +3,9 @@ with progress on a terminal and a summary at the end. Called by the CLI with its
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import sys
 from collections.abc import Callable
 
@@ -11,6 +13,8 @@ import click
 
 from bot.archive import digest_for_week
 from bot.channels.email import Outbox, Transport, open_transport
+from bot.channels.telegram import TelegramJob, TelegramSend
+from bot.channels.telegram import send_test_copy as send_telegram_copy
 from bot.config import Settings
 from bot.digest import Digest, IsoWeek, resolve_week
 from bot.dispatch import EmailJob, EmailSend, SendReport
@@ -18,11 +22,14 @@ from bot.errors import InputError
 from bot.mail import Sender, digest_message
 from bot.model import Channel, Status
 from bot.preview import masthead
+from bot.redact import redact_secrets
 from bot.render.email import render_email
-from bot.store import open_store
-from bot.subscribers import NewSubscriber, normalize_email
+from bot.render.telegram import render_telegram
+from bot.store import Store, open_store
+from bot.subscribers import NewSubscriber, normalize_chat_id, normalize_email
 from bot.tokens import load_or_create_secret
 
+log = logging.getLogger(__name__)
 DEMO_READER = "lecteur@example.org"
 Clock = Callable[[], dt.datetime]
 
@@ -52,15 +59,41 @@ def frozen_week(settings: Settings, clock: Clock, week_text: str,
 
 
 def send_command(settings: Settings, clock: Clock, week_text: str, to: str | None,
-                 dry_run: bool) -> None:
+                 dry_run: bool, channel: str = "email") -> None:
+    """`bot send`: `channel` is email, telegram or all (Telegram only when configured)."""
+    telegram_on = settings.telegram_bot_token is not None
+    if channel in {"telegram", "all"} and not telegram_on:
+        click.echo("telegram: off (TELEGRAM_BOT_TOKEN is not set)")
+        if channel == "telegram":
+            return
     week, digest = frozen_week(settings, clock, week_text, allow_live=bool(to))
     if to:
-        send_test_copy(settings, clock, week, digest, normalize_email(to))
-    elif dry_run:
-        count_recipients(settings, digest)
-    else:
-        run_send(settings, clock, week, digest,
-                 open_transport(settings.smtp_url, settings.outbox))
+        if channel == "telegram" or (channel == "all" and _looks_like_chat(to)):
+            if not telegram_on:
+                raise InputError(f"--to {to}: a Telegram chat, but TELEGRAM_BOT_TOKEN is not set")
+            send_telegram_test_copy(settings, week, digest, normalize_chat_id(to))
+        else:
+            send_test_copy(settings, clock, week, digest, normalize_email(to))
+        return
+    wanted = [Channel.EMAIL] if channel == "email" else [] if channel == "telegram" else \
+        [Channel.EMAIL]
+    if channel in {"telegram", "all"} and telegram_on:
+        wanted.append(Channel.TELEGRAM)
+    if dry_run:
+        for each in wanted:
+            count_recipients(settings, digest, each)
+        return
+    for each in wanted:
+        if each is Channel.EMAIL:
+            run_send(settings, clock, week, digest,
+                     open_transport(settings.smtp_url, settings.outbox))
+        else:
+            run_telegram(settings, clock, week, digest)
+
+
+def _looks_like_chat(value: str) -> bool:
+    text = value.strip()
+    return text.startswith("@") or text.lstrip("-").isdigit()
 
 
 def send_test_copy(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
@@ -77,16 +110,26 @@ def send_test_copy(settings: Settings, clock: Clock, week: IsoWeek, digest: Dige
     click.echo(f"sent a test copy of {week} to {address} through {transport.describe()}")
 
 
-def count_recipients(settings: Settings, digest: Digest) -> None:
+def count_recipients(settings: Settings, digest: Digest,
+                     channel: Channel = Channel.EMAIL) -> None:
     would, empty = 0, 0
     with open_store(settings.database) as store:
-        for subscriber in store.list_subscribers(Channel.EMAIL, Status.ACTIVE):
+        for subscriber in store.list_subscribers(channel, Status.ACTIVE):
             if digest.only(subscriber.countries).is_empty:
                 empty += 1
             else:
                 would += 1
-    click.echo(f"dry run: {digest.week} would go to {would} email subscribers; {empty} "
+    if channel is Channel.TELEGRAM and settings.telegram_channel:
+        would += 1 - bool(store_has_chat(settings, settings.telegram_channel))
+    kind = "email subscribers" if channel is Channel.EMAIL else "Telegram chats"
+    click.echo(f"dry run: {digest.week} would go to {would} {kind}; {empty} "
                "skipped (nothing in the sections they follow); nothing was sent")
+
+
+def store_has_chat(settings: Settings, chat: str) -> bool:
+    with open_store(settings.database) as store:
+        found = store.find_subscriber(Channel.TELEGRAM, chat)
+    return found is not None and found.status is Status.ACTIVE
 
 
 def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
@@ -107,13 +150,87 @@ def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
                    + (f"; next attempt {report.next_attempt:%Y-%m-%d %H:%M %Z}"
                       if report.next_attempt and not report.finished else ""))
     if report.finished:
-        with open_store(settings.database) as store:
-            store.mark_digest(str(week), "sent", clock())
+        mark_if_sent(settings, clock, week)
     elif sender.interrupted and sender.failure is None:
         click.echo("stopped before the end; run the same bot send again to finish (nobody "
                    "will get a second copy)", err=True)
         raise click.exceptions.Exit(1)
     return report
+
+
+def mark_if_sent(settings: Settings, clock: Clock, week: IsoWeek) -> None:
+    """The digest is `sent` once every configured channel is done with it."""
+    channels = [Channel.EMAIL] + ([Channel.TELEGRAM] if settings.telegram_bot_token else [])
+    with open_store(settings.database) as store:
+        digest_id = store.digest_id(str(week))
+        if all(_channel_done(store, digest_id, channel, settings) for channel in channels):
+            store.mark_digest(str(week), "sent", clock())
+
+
+def _channel_done(store: Store, digest_id: int, channel: Channel, settings: Settings) -> bool:
+    counts = store.delivery_counts(digest_id, channel)
+    if counts:
+        return not counts.get("pending") and not counts.get("sending")
+    # Never sent on this channel: done only if there was nobody to send it to.
+    readers = next(iter(store.list_subscribers(channel, Status.ACTIVE)), None)
+    return readers is None and not (channel is Channel.TELEGRAM and settings.telegram_channel)
+
+
+def telegram_job(settings: Settings) -> TelegramJob:
+    assert settings.telegram_bot_token is not None
+    return TelegramJob(settings.telegram_bot_token, settings.telegram_api_url,
+                       settings.newsletter_name)
+
+
+def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,
+                 digest: Digest) -> SendReport:
+    """The Telegram broadcast of a frozen week, the channel of TELEGRAM_CHANNEL included."""
+    redact_secrets(settings.telegram_bot_token)
+    with open_store(settings.database) as store:
+        stored = store.get_digest(str(week))
+        if stored is not None and stored.status == "frozen":
+            store.mark_digest(str(week), "sending", clock())
+        if settings.telegram_channel:
+            enroll_channel(store, settings.telegram_channel, clock())
+    progress = _Progress()
+    sender = TelegramSend(settings.database, str(week), digest, telegram_job(settings), clock,
+                          on_progress=progress.step, on_start=progress.start)
+    report = asyncio.run(sender.run())
+    progress.done()
+    if report.already_done:
+        click.echo(f"{week} was already sent on Telegram; nothing to do ({_counts(report)})")
+    else:
+        click.echo(f"{week} on Telegram: {_counts(report)}"
+                   + (f"; next attempt {report.next_attempt:%Y-%m-%d %H:%M %Z}"
+                      if report.next_attempt and not report.finished else ""))
+    if report.finished:
+        mark_if_sent(settings, clock, week)
+    elif sender.interrupted:
+        click.echo("stopped before the end; run the same bot send again to finish (nobody "
+                   "will get a part twice)", err=True)
+        raise click.exceptions.Exit(1)
+    return report
+
+
+def enroll_channel(store: Store, channel: str, now: dt.datetime) -> None:
+    """TELEGRAM_CHANNEL is a subscriber like any other, following every section; set in the
+    settings, it is active again even if a send found the bot locked out of it before."""
+    _, known = store.add_subscribers(
+        [NewSubscriber(Channel.TELEGRAM, channel, "fr", frozenset())], Status.ACTIVE,
+        "settings (TELEGRAM_CHANNEL)", now)
+    for subscriber in known:
+        if subscriber.status is not Status.ACTIVE:
+            log.warning("the channel %s was %s; it is set in TELEGRAM_CHANNEL, so it gets the "
+                        "digest again", channel, subscriber.status)
+            store.set_subscriber_status(subscriber.id, Status.ACTIVE, now)
+
+
+def send_telegram_test_copy(settings: Settings, week: IsoWeek, digest: Digest,
+                            chat: str) -> None:
+    redact_secrets(settings.telegram_bot_token)
+    parts = render_telegram(digest, settings.newsletter_name)
+    count = asyncio.run(send_telegram_copy(telegram_job(settings), chat, parts))
+    click.echo(f"sent a test copy of {week} to the Telegram chat {chat} ({count} messages)")
 
 
 def send_demo(settings: Settings, clock: Clock) -> None:

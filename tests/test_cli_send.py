@@ -106,7 +106,7 @@ def test_send_dry_run_then_send_then_again(bot: Bot, tmp_path: Path) -> None:
         assert server.count_by_recipient() == Counter({f"r{n}@ex.org": 1 for n in range(5)})
     stats = bot("stats").stdout.splitlines()
     assert "subscribers email active: 6" in stats
-    assert "digest 2025-W14 (sent): 5 sent, 1 skipped" in stats
+    assert "digest 2025-W14 (sent): email 5 sent, 1 skipped" in stats
 
 
 def test_a_test_copy_touches_neither_ledger_nor_readers(bot: Bot, tmp_path: Path) -> None:

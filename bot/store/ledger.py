@@ -103,6 +103,15 @@ class Ledger(StoreBase):
                              (subscriber_status, stamp, claim.subscriber_id))
         return bool(cur.rowcount)
 
+    def record_parts(self, claim: Claim, parts_sent: int, now: dt.datetime) -> bool:
+        """Note that the first `parts_sent` parts of a claimed Telegram delivery are out, so
+        that a resumed send continues at the next one (if the claim still holds)."""
+        cur = self.conn.execute(
+            "UPDATE deliveries SET parts_sent = ?, updated_at = ? WHERE id = ? AND "
+            "status = 'sending' AND lease_until = ?",
+            (parts_sent, _instant(now), claim.id, claim.lease_until))
+        return bool(cur.rowcount)
+
     def skip_deliveries(self, skips: list[tuple[Claim, str]], now: dt.datetime) -> int:
         """Mark claimed deliveries `skipped` with their reasons, in one transaction (those
         whose claim still holds); returns how many."""
