@@ -179,7 +179,7 @@ def _channel_done(store: Store, digest_id: int, channel: Channel, settings: Sett
 def telegram_job(settings: Settings) -> TelegramJob:
     assert settings.telegram_bot_token is not None
     return TelegramJob(settings.telegram_bot_token, settings.telegram_api_url,
-                       settings.newsletter_name)
+                       settings.newsletter_name, settings.telegram_channel)
 
 
 def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,

@@ -45,6 +45,8 @@ async def run_service(settings: Settings, clock: Clock, web_app: ASGIApp,
             redact_secrets(settings.telegram_bot_token)
             telegram = build_application(settings, clock)
             await telegram.initialize()
+            if telegram.post_init is not None:  # run_polling would call it; we start by hand
+                await telegram.post_init(telegram)
             await telegram.start()
             assert telegram.updater is not None
             await telegram.updater.start_polling(drop_pending_updates=False)

@@ -84,7 +84,7 @@ def test_a_broadcast_reaches_everyone_in_order_past_blocks_and_429s(tmp_path: Pa
         for chat in blocked:
             api.block(int(chat))
         api.burst_429(5, retry_after=1)
-        send = broadcast(database, digest, job(api, rate=120.0))
+        send = broadcast(database, digest, job(api, rate=120.0, channel="@asiecentrale"))
         assert not send.interrupted
         assert api.violations == [] and api.rate_limited == 0  # never over a limit
         assert api.injected_429 == 5
@@ -100,6 +100,8 @@ def test_a_broadcast_reaches_everyone_in_order_past_blocks_and_429s(tmp_path: Pa
         assert len(channel) == len(render_telegram(digest, NAME)) == 4
         gaps = [b.at - a.at for a, b in itertools.pairwise(channel)]
         assert min(gaps) >= 2.9  # 20 a minute for a channel
+        first = next(n for n, sent in enumerate(api.sent) if sent.chat_id == "@asiecentrale")
+        assert first < 32  # the public post is claimed first (32 chats are written at once)
         assert all(sent.link_preview_disabled for sent in api.sent)
     empty = {chat for n, chat in enumerate(chats) if SETS[n % len(SETS)] == SETS[-1]}
     gone = blocked - empty  # a reader with nothing this week is skipped, not written to
@@ -112,6 +114,7 @@ def test_a_refused_part_fails_that_delivery_once_and_network_errors_are_retried(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     database, digest, _ = telegram_store(tmp_path, 3)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # `bot` CLI runs set it to WARNING
     with FakeBotApi(token=TOKEN) as api:
         api.fail_next("sendMessage", 400, "Bad Request: can't parse entities: oops")
         api.drop_next("sendMessage", 2)

@@ -58,6 +58,7 @@ class TelegramJob:
     token: str
     api_url: str
     newsletter_name: str
+    channel: str | None = None  # TELEGRAM_CHANNEL: sent to first
     rate: float = 30.0  # messages a second, all chats together
     group_gap: float = 3.0  # seconds between two messages to one group or channel
     concurrency: int = 32  # chats written to at once
@@ -203,6 +204,8 @@ class TelegramSend:
             digest_id = store.digest_id(self.week)
             counts = store.delivery_counts(digest_id, Channel.TELEGRAM)
             total = store.fix_recipients(digest_id, Channel.TELEGRAM, self.clock())
+            if self.job.channel:
+                store.put_first(digest_id, Channel.TELEGRAM, self.job.channel, self.clock())
             if counts and not counts.get("pending") and not counts.get("sending"):
                 return SendReport(counts, None, already_done=True)
             final = sum(n for status, n in counts.items() if status not in {"pending", "sending"})

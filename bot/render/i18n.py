@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import re
 from importlib.resources import files
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time, get_day_names, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -75,6 +77,41 @@ def format_day(day: dt.date, locale: str) -> str:
     """`jeudi 21 août 2025`; French writes the first of the month `1er`."""
     text = format_date(day, "EEEE d MMMM y", locale=normalize_locale(locale))
     return _first_of_month(text, day, locale)
+
+
+# "8 h 00" is how French writes a time of day; the others read "08:00".
+_TIME_PATTERNS = {"fr": "H 'h' mm", "en": "HH:mm", "ru": "HH:mm"}
+_FRENCH_ELISION = re.compile(r"\bde (?=[AEIOUYÀÂÉÈÊÎÔÛaeiouyàâéèêîôû])")
+
+
+def format_schedule(weekday: int, time: dt.time, zone: ZoneInfo, locale: str) -> str:
+    """The weekly slot in words: `chaque lundi à 8 h 00, heure de Paris`, `every Monday at
+    08:00, Paris time`; Babel names the day (Monday = 0) and the zone's city."""
+    locale = normalize_locale(locale)
+    day = get_day_names("wide", "format", locale=locale)[weekday]
+    shown = format_time(time, _TIME_PATTERNS[locale], locale=locale)
+    if locale == "fr":
+        shown = shown.replace(" ", "\u00a0")  # never "8" at the end of a line, "h 00" below
+    if "/" not in zone.key or zone.key.startswith("Etc/"):  # no city to name
+        return translate(locale, "chaque %(day)s à %(time)s (%(zone)s)", day=day, time=shown,
+                         zone=_offset_name(zone))
+    city = get_timezone_location(zone, locale=locale, return_city=True)
+    text = translate(locale, "chaque %(day)s à %(time)s, heure de %(city)s", day=day,
+                     time=shown, city=city)
+    return _FRENCH_ELISION.sub("d’", text) if locale == "fr" else text
+
+
+def _offset_name(zone: ZoneInfo) -> str:
+    """`UTC`, `UTC+5` for a fixed zone (`Etc/GMT-5` is five hours ahead); else its key."""
+    if zone.key.startswith(("Etc/", "GMT", "UTC", "UCT", "Universal", "Zulu", "Greenwich")):
+        offset = zone.utcoffset(dt.datetime(2000, 1, 1))  # noqa: DTZ001 - fixed zones only
+        if offset is not None:
+            minutes = int(offset.total_seconds()) // 60
+            if not minutes:
+                return "UTC"
+            hours, rest = divmod(abs(minutes), 60)
+            return f"UTC{'+' if minutes > 0 else '-'}{hours}" + (f":{rest:02d}" if rest else "")
+    return zone.key
 
 
 def week_label(week: IsoWeek, locale: str) -> str:

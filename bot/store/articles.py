@@ -125,3 +125,14 @@ class ArticleTable(StoreBase):
 
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def count_articles_by_country(self, since: dt.date, until: dt.date) -> dict[Country, int]:
+        """How many articles each country has, published from `since` to `until` (excluded);
+        counted in the country index alone (one range per country), not the table."""
+        codes = [c.value for c in Country]
+        marks = ", ".join("?" for _ in codes)  # only placeholders: the values are bound
+        rows = self.conn.execute(
+            f"SELECT country, count(*) FROM articles WHERE country IN ({marks}) "  # noqa: S608
+            "AND published >= ? AND published < ? GROUP BY country",
+            [*codes, since.isoformat(), until.isoformat()]).fetchall()
+        return {Country(str(code)): int(n) for code, n in rows}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.store.base import StoreBase
@@ -13,6 +15,16 @@ from bot.store.rows import (
 
 if TYPE_CHECKING:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class DigestStamp:
+    """A stored digest without its snapshot: which week, how it stands, and which version
+    (a frozen digest is refreshed until it is sent; `frozen_at` tells the versions apart)."""
+
+    week: str
+    status: str
+    frozen_at: dt.datetime
 
 
 class DigestTable(StoreBase):
@@ -53,3 +65,17 @@ class DigestTable(StoreBase):
     def latest_digest_week(self) -> str | None:
         row = self.conn.execute("SELECT week FROM digests ORDER BY week DESC LIMIT 1").fetchone()
         return str(row[0]) if row else None
+
+    def latest_digest_stamp(self, statuses: Collection[str] = ()) -> DigestStamp | None:
+        """The newest digest whose status is one of `statuses` (any when empty), without its
+        snapshot: the rows are searched on the columns stored before it, and only the chosen
+        row's `frozen_at` (stored after it) is read past it."""
+        marks = ", ".join("?" for _ in statuses)  # only placeholders: the values are bound
+        where = f"WHERE status IN ({marks}) " if statuses else ""
+        row = self.conn.execute(f"SELECT week, status FROM digests {where}"  # noqa: S608
+                                "ORDER BY week DESC LIMIT 1", list(statuses)).fetchone()
+        if row is None:
+            return None
+        frozen = self.conn.execute("SELECT frozen_at FROM digests WHERE week = ?",
+                                   (row[0],)).fetchone()
+        return DigestStamp(str(row[0]), str(row[1]), dt.datetime.fromisoformat(str(frozen[0])))

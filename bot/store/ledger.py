@@ -103,6 +103,16 @@ class Ledger(StoreBase):
                              (subscriber_status, stamp, claim.subscriber_id))
         return bool(cur.rowcount)
 
+    def put_first(self, digest_id: int, channel: Channel, address: str,
+                  now: dt.datetime) -> None:
+        """Make one recipient's pending delivery the first to be claimed (a Telegram channel:
+        the public post goes out first, and its slow pace overlaps the rest)."""
+        self.conn.execute(
+            "UPDATE deliveries SET next_attempt_at = ? WHERE digest_id = ? AND channel = ? AND "
+            "status = 'pending' AND attempts = 0 AND subscriber_id = (SELECT id FROM "
+            "subscribers WHERE channel = ? AND address = ?)",
+            (_instant(now - dt.timedelta(days=1)), digest_id, channel, channel, address))
+
     def record_parts(self, claim: Claim, parts_sent: int, now: dt.datetime) -> bool:
         """Note that the first `parts_sent` parts of a claimed Telegram delivery are out, so
         that a resumed send continues at the next one (if the claim still holds)."""

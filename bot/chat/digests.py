@@ -1,0 +1,110 @@
+"""The digests the bot shows: /latest (the newest sent, else the newest frozen) and an
+admin's /apercu (the coming one). Rendered messages are cached per (digest version, locale,
+sections): a stored digest's stamp is read without its snapshot, which is loaded, parsed and
+rendered only when that version has not been seen yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from bot.archive import digest_for_week
+from bot.chat.words import _, html
+from bot.digest import Digest, IsoWeek, digest_from_json, last_complete_week
+from bot.model import Country
+from bot.render.i18n import week_label
+from bot.render.telegram import render_telegram
+from bot.store import Store
+from bot.store.digests import DigestStamp
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Lru(Generic[K, V]):
+    """A small least-recently-used cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        value = self.items[key] = make()
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return value
+
+
+class LatestDigest:
+    """The messages of the digest /latest shows, for each reader's language and sections."""
+
+    def __init__(self, newsletter_name: str) -> None:
+        self.newsletter_name = newsletter_name
+        self.digests: Lru[DigestStamp, Digest] = Lru(4)
+        # 3 languages × the section sets readers really follow, for a couple of versions.
+        self.messages: Lru[tuple[DigestStamp, str, frozenset[Country]], list[str]] = Lru(512)
+
+    def messages_for(self, store: Store, locale: str,
+                     countries: frozenset[Country]) -> list[str] | None:
+        """The HTML messages, in order; None when no digest was frozen yet."""
+        stamp = store.latest_digest_stamp(("sent",)) or store.latest_digest_stamp()
+        if stamp is None:
+            return None
+
+        def render() -> list[str]:
+            digest = self.digests.get(stamp, lambda: _load(store, stamp))
+            return digest_messages(digest.only(countries), self.newsletter_name, locale)
+
+        return self.messages.get((stamp, locale, countries), render)
+
+
+def _load(store: Store, stamp: DigestStamp) -> Digest:
+    stored = store.get_digest(stamp.week)
+    assert stored is not None  # digests are never deleted
+    return digest_from_json(stored.snapshot)
+
+
+def digest_messages(digest: Digest, newsletter_name: str, locale: str) -> list[str]:
+    """The digest's Telegram parts; a reader's variant with nothing in it says so."""
+    parts = [part.html for part in render_telegram(digest, newsletter_name, locale)]
+    if digest.is_empty:
+        parts[-1] += "\n\n" + html(locale, _("Aucun article cette semaine-là dans les pays que "
+                                             "vous suivez ; /pays pour en choisir d’autres."))
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Coming:
+    """The digest an admin previews, and whether it is the live current week."""
+
+    digest: Digest
+    live: bool
+
+
+def coming_digest(store: Store, now: dt.datetime, zone: ZoneInfo) -> Coming:
+    """The last complete week while it is not sent (freezing it, as `bot preview` does);
+    once it went out, the current week as it stands."""
+    last = digest_for_week(store, last_complete_week(now, zone), now, zone)
+    if not last.is_final:
+        return Coming(last.digest, live=False)
+    current = IsoWeek.of(now.astimezone(zone).date())
+    return Coming(digest_for_week(store, current, now, zone).digest, live=True)
+
+
+def preview_messages(coming: Coming, newsletter_name: str, locale: str) -> list[str]:
+    """/apercu: a line saying which week this is, then its parts."""
+    if coming.digest.is_empty:
+        return [html(locale, _("Rien à montrer : pas encore d’article (%(week)s)."),
+                     week=week_label(coming.digest.week, locale))]
+    intro = html(locale, _("Aperçu : la semaine en cours, telle qu’elle est maintenant (le "
+                           "résumé de la semaine passée est parti).")) if coming.live else \
+        html(locale, _("Aperçu du résumé de la semaine passée, pas encore envoyé :"))
+    parts = [part.html for part in render_telegram(coming.digest, newsletter_name, locale)]
+    return [intro, *parts]
