@@ -235,6 +235,11 @@ def test_bot_send_all_and_a_test_copy_to_a_chat(tmp_path: Path) -> None:
         assert "test copy" in out and len(api.messages_to(777)) == len(render_telegram(digest,
                                                                                        NAME))
         assert ledger(database) == {}  # a test copy touches no ledger
+        dry = _send(env, "--channel", "all", "--dry-run")
+        out, err = dry.communicate(timeout=60)
+        assert dry.returncode == 0, err
+        assert "would go to 1 email subscribers" in out and "would go to 2 Telegram chats" in out
+        assert api.messages_to(100000) == [] and ledger(database) == {}
         both = _send(env, "--channel", "all")
         out, err = both.communicate(timeout=60)
         assert both.returncode == 0, err
