@@ -1048,6 +1048,7 @@ class FakeBotApi:
             chat = self._chat(params.get("chat_id")).as_dict()
         return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
                 "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "gifts_from_channels": False,
                                         "unique_gifts": False, "premium_subscription": False}}
 
     def _commands_key(self, params: Params) -> tuple[str | None, str | None]:
