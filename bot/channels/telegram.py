@@ -182,7 +182,8 @@ class TelegramSend:
 
     def __init__(self, database: Path, week: str, digest: Digest, job: TelegramJob,
                  clock: Clock, on_progress: Callable[[str], None] = lambda outcome: None,
-                 on_start: Callable[[int, int], None] = lambda total, done: None) -> None:
+                 on_start: Callable[[int, int], None] = lambda total, done: None,
+                 catch_signals: bool = True) -> None:
         self.database = database
         self.week = week
         self.digest = digest
@@ -191,6 +192,7 @@ class TelegramSend:
         self.on_progress = on_progress
         self.on_start = on_start
         self.holder = holder_name()
+        self.catch_signals = catch_signals  # False inside `bot run`, which stops us itself
         self.stop = asyncio.Event()
         self.variants: dict[tuple[frozenset[Country], str], list[TelegramPart]] = {}
 
@@ -211,7 +213,7 @@ class TelegramSend:
             final = sum(n for status, n in counts.items() if status not in {"pending", "sending"})
         log.info("sending %s on Telegram to %d chats", self.week, total)
         self.on_start(total, final)
-        restore = self.catch_stop_signals()
+        restore = self.catch_stop_signals() if self.catch_signals else (lambda: None)
         try:
             async with open_bot(self.job) as bot:
                 sender = Sender(bot, self.job)

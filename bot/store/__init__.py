@@ -14,12 +14,13 @@ from bot.store.digests import DigestTable
 from bot.store.ledger import Ledger
 from bot.store.readers import SubscriberTable
 from bot.store.rows import ArticleQuery, Claim, InsertResult, StoredDigest
+from bot.store.schedule import ScheduleTable
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 
-class Store(ArticleTable, SubscriberTable, DigestTable, Ledger):
+class Store(ArticleTable, SubscriberTable, DigestTable, Ledger, ScheduleTable):
     """One open SQLite database; use `open_store` to get one."""
 
 

@@ -100,5 +100,20 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX deliveries_by_channel;
     CREATE INDEX deliveries_due ON deliveries (digest_id, channel, status, next_attempt_at);
     """,
+    # 5: `bot run`: which process sends (a lease, renewed while it lives), and the notices
+    # already given about a week (empty, too late), so a restart does not repeat them
+    """
+    CREATE TABLE leases (
+        name    TEXT PRIMARY KEY,
+        holder  TEXT NOT NULL,
+        until   TEXT NOT NULL
+    );
+    CREATE TABLE notices (
+        week        TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('empty', 'stale')),
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (week, kind)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

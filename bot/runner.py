@@ -1,0 +1,197 @@
+"""The weekly schedule inside `bot run`: `schedule`'s own `Scheduler` triggers a check every
+few seconds (and the feed polling); what is due is decided by `bot.timing.plan` with the
+clock passed in. One process sends at a time: the one holding the store's `sender` lease,
+renewed at each check; another `bot run` on the same store takes over when it runs out or
+when its holder is seen dead on this host. The delivery ledger keeps every message to once
+whatever happens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import schedule
+
+from bot.archive import digest_for_week
+from bot.channels.email import open_transport
+from bot.config import Settings
+from bot.digest import IsoWeek
+from bot.dispatch import EmailSend, dead_holders, holder_name
+from bot.errors import BotError
+from bot.ingest import load
+from bot.store import open_store
+from bot.timing import Action, Plan, describe, last_slot, next_slot, plan, week_of_slot
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+Notify = Callable[[str], Awaitable[None]]
+LEASE = "sender"
+LEASE_TTL = dt.timedelta(seconds=60)
+CHECK_EVERY = 5  # seconds between two looks at the plan (and lease renewals)
+
+
+class Runner:
+    """The scheduler task: checks the plan, sends what is due, polls the feeds."""
+
+    def __init__(self, settings: Settings, clock: Clock, notify: Notify | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.notify = notify
+        self.holder = holder_name()
+        self.scheduler = schedule.Scheduler()  # our own, never the module's default
+        self.scheduler.every(CHECK_EVERY).seconds.do(self.spawn, self.check)
+        if settings.feeds:
+            every = max(int(settings.feed_interval.total_seconds()), 1)
+            self.scheduler.every(every).seconds.do(self.spawn, self.poll_feeds)
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.senders: list[Any] = []  # the sends under way, to stop on shutdown
+        self.stopping = False
+
+    def next_send(self) -> str:
+        tz = self.settings.timezone
+        upcoming = next_slot(self.clock(), self.settings.send_at, tz)
+        return f"{describe(upcoming, tz)} ({week_of_slot(upcoming, tz)})"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Check at once (a missed or interrupted send starts now), then every few seconds,
+        until `stop`; then stop the sends under way and give the lease back."""
+        self.spawn(self.check)
+        if self.settings.feeds:
+            self.spawn(self.poll_feeds)
+        try:
+            while not stop.is_set():
+                self.scheduler.run_pending()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            await self.shutdown()
+
+    def spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start `job` unless it is still running from last time (schedule's jobs are
+        plain calls; ours are coroutines)."""
+        name = job.__name__
+        if self.stopping or (name in self.running and not self.running[name].done()):
+            return
+        self.running[name] = asyncio.get_running_loop().create_task(self.guarded(job),
+                                                                    name=name)
+
+    async def guarded(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        try:
+            await job()
+        except BotError as exc:
+            log.error("%s: %s", job.__name__, exc)
+        except Exception:  # a bug must not end the service: it answers readers meanwhile
+            log.exception("%s failed", job.__name__)
+
+    async def shutdown(self) -> None:
+        self.stopping = True
+        for sender in self.senders:
+            sender.stop.set()
+        await asyncio.gather(*self.running.values(), return_exceptions=True)
+        with open_store(self.settings.database) as store:
+            store.drop_lease(LEASE, self.holder)
+
+    # -- the plan ---------------------------------------------------------------------
+
+    async def check(self) -> None:
+        now = self.clock()
+        with open_store(self.settings.database) as store:
+            held = store.lease_holder(LEASE)
+            dead = dead_holders([held[0]]) if held else []
+            if not store.take_lease(LEASE, self.holder, now, LEASE_TTL, dead):
+                return  # another process sends; this one answers readers
+            if dead:
+                log.warning("took over sending from %s, which is gone", dead[0])
+            if "send" in self.running and not self.running["send"].done():
+                return  # the lease is renewed; the send goes on
+            tz = self.settings.timezone
+            week = week_of_slot(last_slot(now, self.settings.send_at, tz), tz)
+            decided = plan(now, self.settings.send_at, tz, self.settings.catchup,
+                           store.week_states([str(week)]), store.interrupted_weeks())
+        await self.act(decided)
+
+    async def act(self, decided: Plan) -> None:
+        if decided.action in {Action.SEND, Action.RESUME} and decided.week is not None:
+            log.info("%s", decided.reason)
+            week = decided.week
+            self.running["send"] = asyncio.get_running_loop().create_task(
+                self.guarded(lambda: self.send(week)), name="send")
+        elif decided.action is Action.STALE and decided.week is not None:
+            with open_store(self.settings.database) as store:
+                first = store.add_notice(str(decided.week), "stale", self.clock())
+            if first:
+                log.warning("%s", decided.reason)
+                await self.tell_admins(f"⚠️ {decided.week} n’a pas été envoyée : l’heure "
+                                       f"d’envoi est passée depuis plus que BOT_CATCHUP "
+                                       f"({decided.reason.split(': ')[0]}). Pour l’envoyer "
+                                       f"quand même : bot send --week {decided.week}")
+
+    async def send(self, week: IsoWeek) -> None:
+        """Freeze and send one week on every configured channel."""
+        from bot.sending import email_job, enroll_channel, mark_if_sent
+
+        settings, now = self.settings, self.clock()
+        with open_store(settings.database) as store:
+            found = digest_for_week(store, week, now, settings.timezone)
+            if found.digest.is_empty:
+                if store.add_notice(str(week), "empty", now):
+                    log.warning("%s has no articles: nothing is sent", week)
+                    await self.tell_admins(f"ℹ️ {week} : aucun article, rien n’a été envoyé.")
+                return
+            stored = store.get_digest(str(week))
+            if stored is not None and stored.status == "frozen":
+                store.mark_digest(str(week), "sending", now)
+            if settings.telegram_bot_token and settings.telegram_channel:
+                enroll_channel(store, settings.telegram_channel, now)
+        email = EmailSend(settings.database, str(week), found.digest, email_job(settings, week),
+                          open_transport(settings.smtp_url, settings.outbox), self.clock)
+        self.senders.append(email)
+        jobs: list[Awaitable[Any]] = [asyncio.to_thread(email.run)]
+        if settings.telegram_bot_token:
+            from bot.channels.telegram import TelegramSend
+            from bot.sending import telegram_job
+
+            telegram = TelegramSend(settings.database, str(week), found.digest,
+                                    telegram_job(settings), self.clock, catch_signals=False)
+            self.senders.append(telegram)
+            jobs.append(telegram.run())
+        try:
+            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        finally:
+            self.senders.clear()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.error("sending %s: %s", week, outcome)
+            else:
+                log.info("%s: %s", week, ", ".join(f"{n} {k}" for k, n in
+                                                   sorted(outcome.counts.items())) or "nobody")
+        mark_if_sent(settings, self.clock, week)
+
+    async def tell_admins(self, text: str) -> None:
+        if self.notify is not None:
+            await self.notify(text)
+
+    # -- feeds ------------------------------------------------------------------------
+
+    async def poll_feeds(self) -> None:
+        await asyncio.to_thread(self.read_feeds)
+
+    def read_feeds(self) -> None:
+        """Each of BOT_FEEDS through the feed importer; what is already stored is skipped."""
+        for feed in self.settings.feeds:
+            if self.stopping:
+                return
+            now = self.clock()
+            try:
+                batch = load(feed, "feed", self.settings.timezone,
+                             now.astimezone(self.settings.timezone).date())
+                with open_store(self.settings.database) as store:
+                    result = store.insert_articles(batch.articles(), now)
+            except BotError as exc:
+                log.warning("feed %s: %s", feed, exc)
+                continue
+            log.info("feed %s: %d new articles", feed, len(result.inserted))
