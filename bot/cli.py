@@ -57,6 +57,7 @@ class Context:
     """What every command gets: settings (read once, lazily) and the clock."""
 
     _settings: Settings | None = None
+    _offset: dt.timedelta | None = None  # BOT_FAKE_NOW's distance from the real clock
 
     @property
     def settings(self) -> Settings:
@@ -65,18 +66,23 @@ class Context:
         return self._settings
 
     def now(self) -> dt.datetime:
-        """The real clock, in the newsroom's zone; BOT_FAKE_NOW pins it for tests."""
+        """The real clock, in the newsroom's zone. BOT_FAKE_NOW (for tests) sets the time
+        of the first reading; the clock then runs from there at its real pace, so leases
+        run out and retries come due in a long-running `bot run` too."""
         fake = os.environ.get("BOT_FAKE_NOW")
+        real = dt.datetime.now(self.settings.timezone)
         if fake:
-            try:
-                pinned = dt.datetime.fromisoformat(fake)
-            except ValueError:
-                raise InputError(f"BOT_FAKE_NOW must be an ISO date and time, got {fake!r}")\
-                    from None
-            if pinned.tzinfo is None:
-                pinned = pinned.replace(tzinfo=self.settings.timezone)
-            return pinned.astimezone(self.settings.timezone)
-        return dt.datetime.now(self.settings.timezone)
+            if self._offset is None:
+                try:
+                    pinned = dt.datetime.fromisoformat(fake)
+                except ValueError:
+                    raise InputError(f"BOT_FAKE_NOW must be an ISO date and time, got "
+                                     f"{fake!r}") from None
+                if pinned.tzinfo is None:
+                    pinned = pinned.replace(tzinfo=self.settings.timezone)
+                self._offset = pinned - real
+            return real + self._offset
+        return real
 
     def open_store(self) -> Store:
         s = self.settings
@@ -309,7 +315,14 @@ def send(context: Context, week_text: str, latest: bool, channel: str, to: str |
 @click.option("--week", "week_text", help="An ISO week; the latest digest by default.")
 @pass_context
 def stats(context: Context, week_text: str | None) -> None:
-    """Subscribers by channel and status, and a digest's delivery ledger."""
+    """The next scheduled send, subscribers by channel and status, and a digest's delivery
+    ledger."""
+    from bot.timing import describe, next_slot, week_of_slot
+
+    s = context.settings
+    upcoming = next_slot(context.now(), s.send_at, s.timezone)
+    click.echo(f"next send: {describe(upcoming, s.timezone)} "
+               f"({week_of_slot(upcoming, s.timezone)}; BOT_SEND_AT={s.send_at})")
     with context.open_store() as store:
         for (channel, status), count in sorted(store.count_subscribers().items()):
             click.echo(f"subscribers {channel} {status}: {count}")
