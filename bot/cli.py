@@ -70,7 +70,8 @@ class Context:
         of the first reading; the clock then runs from there at its real pace, so leases
         run out and retries come due in a long-running `bot run` too."""
         fake = os.environ.get("BOT_FAKE_NOW")
-        real = dt.datetime.now(self.settings.timezone)
+        real = dt.datetime.now(dt.UTC)  # offsets are added in UTC: no daylight-saving slip
+        zone = self.settings.timezone
         if fake:
             if self._offset is None:
                 try:
@@ -79,10 +80,10 @@ class Context:
                     raise InputError(f"BOT_FAKE_NOW must be an ISO date and time, got "
                                      f"{fake!r}") from None
                 if pinned.tzinfo is None:
-                    pinned = pinned.replace(tzinfo=self.settings.timezone)
+                    pinned = pinned.replace(tzinfo=zone)
                 self._offset = pinned - real
-            return real + self._offset
-        return real
+            return (real + self._offset).astimezone(zone)
+        return real.astimezone(zone)
 
     def open_store(self) -> Store:
         s = self.settings

@@ -194,7 +194,8 @@ class EmailSend:
             sys.setswitchinterval(switch)
             restore()
             with open_store(self.database) as store:
-                store.release_deliveries(self.holder, self.clock())
+                store.release_deliveries(self.holder, self.clock(),
+                                         store.digest_id(self.week), Channel.EMAIL)
             self.transport.close()
         if self.failure is not None:
             raise self.failure

@@ -24,7 +24,15 @@ from bot.dispatch import EmailSend, dead_holders, holder_name
 from bot.errors import BotError
 from bot.ingest import load
 from bot.store import open_store
-from bot.timing import Action, Plan, describe, last_slot, next_slot, plan, week_of_slot
+from bot.timing import (
+    Action,
+    Plan,
+    describe,
+    last_slot,
+    next_slot,
+    plan,
+    week_of_slot,
+)
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -125,10 +133,13 @@ class Runner:
                 first = store.add_notice(str(decided.week), "stale", self.clock())
             if first:
                 log.warning("%s", decided.reason)
-                await self.tell_admins(f"⚠️ {decided.week} n’a pas été envoyée : l’heure "
-                                       f"d’envoi est passée depuis plus que BOT_CATCHUP "
-                                       f"({decided.reason.split(': ')[0]}). Pour l’envoyer "
-                                       f"quand même : bot send --week {decided.week}")
+                slot = decided.slot.astimezone(self.settings.timezone)
+                await self.tell_admins(
+                    f"⚠️ La lettre de la semaine {decided.week} n’a pas été envoyée : elle "
+                    f"était prévue le {slot:%d/%m/%Y à %H:%M}, il y a plus que BOT_CATCHUP "
+                    f"({self.settings.catchup.total_seconds() / 3600:g} h). Pour l’envoyer "
+                    f"quand même : bot send "
+                    f"--week {decided.week}")
 
     async def send(self, week: IsoWeek) -> None:
         """Freeze and send one week on every configured channel."""
@@ -150,7 +161,7 @@ class Runner:
         email = EmailSend(settings.database, str(week), found.digest, email_job(settings, week),
                           open_transport(settings.smtp_url, settings.outbox), self.clock)
         self.senders.append(email)
-        jobs: list[Awaitable[Any]] = [asyncio.to_thread(email.run)]
+        jobs: list[Callable[[], Awaitable[Any]]] = [lambda: asyncio.to_thread(email.run)]
         if settings.telegram_bot_token:
             from bot.channels.telegram import TelegramSend
             from bot.sending import telegram_job
@@ -158,9 +169,20 @@ class Runner:
             telegram = TelegramSend(settings.database, str(week), found.digest,
                                     telegram_job(settings), self.clock, catch_signals=False)
             self.senders.append(telegram)
-            jobs.append(telegram.run())
+            jobs.append(telegram.run)
+        # One channel after the other, as `bot send --channel all` does: both claim their
+        # rows under this process's name, and each gives back, when it ends, every row still
+        # held under that name (`release_deliveries`), so a channel ending first would hand
+        # the other's messages in flight to a second claim: sent twice.
+        outcomes: list[Any] = []
         try:
-            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+            for job in jobs:
+                if self.stopping:
+                    break
+                try:
+                    outcomes.append(await job())
+                except Exception as exc:  # the other channel still goes out
+                    outcomes.append(exc)
         finally:
             self.senders.clear()
         for outcome in outcomes:

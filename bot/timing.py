@@ -35,10 +35,12 @@ def last_slot(now: dt.datetime, send_at: SendAt, tz: ZoneInfo) -> dt.datetime:
 
 def next_slot(now: dt.datetime, send_at: SendAt, tz: ZoneInfo) -> dt.datetime:
     """The first slot after `now` (UTC)."""
-    day = last_slot(now, send_at, tz).astimezone(tz).date()
-    later = slot_on(day + WEEK, send_at, tz)
-    # A skipped wall time moves a slot an hour later: it may still be ahead of `now`.
-    return later if later > now else slot_on(day + 2 * WEEK, send_at, tz)
+    # Counted from the slot's weekday, not from the last slot's local date: a skipped wall
+    # time can move a slot to the next day (Samoa skipped a whole Friday in 2011).
+    local = now.astimezone(tz)
+    day = local.date() - dt.timedelta(days=(local.weekday() - send_at.weekday) % 7)
+    return next(slot for slot in (slot_on(day + n * WEEK, send_at, tz) for n in range(3))
+                if slot > now)
 
 
 def week_of_slot(slot: dt.datetime, tz: ZoneInfo) -> IsoWeek:
@@ -81,10 +83,10 @@ def plan(now: dt.datetime, send_at: SendAt, tz: ZoneInfo, catchup: dt.timedelta,
     if late <= catchup:
         return Plan(Action.SEND, week, slot,
                     f"{week} is due since {describe(slot, tz)}" +
-                    (f" ({_duration(late)} ago, within BOT_CATCHUP)" if late > WAIT_NOTED else ""))
+                    (f" ({duration(late)} ago, within BOT_CATCHUP)" if late > WAIT_NOTED else ""))
     return Plan(Action.STALE, week, slot,
-                f"{week} was due {describe(slot, tz)}, {_duration(late)} ago: more than "
-                f"BOT_CATCHUP ({_duration(catchup)}), so it is not sent now; send it by hand "
+                f"{week} was due {describe(slot, tz)}, {duration(late)} ago: more than "
+                f"BOT_CATCHUP ({duration(catchup)}), so it is not sent now; send it by hand "
                 f"with bot send --week {week} if it should still go out")
 
 
@@ -96,7 +98,7 @@ def describe(instant: dt.datetime, tz: ZoneInfo) -> str:
     return f"{instant.astimezone(tz):%A %Y-%m-%d %H:%M} {tz.key}"
 
 
-def _duration(span: dt.timedelta) -> str:
+def duration(span: dt.timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)

@@ -221,7 +221,8 @@ class TelegramSend:
         finally:
             restore()
             with open_store(self.database) as store:
-                store.release_deliveries(self.holder, self.clock())
+                store.release_deliveries(self.holder, self.clock(), digest_id,
+                                         Channel.TELEGRAM)
         with open_store(self.database) as store:
             return SendReport(store.delivery_counts(digest_id, Channel.TELEGRAM),
                               store.next_attempt(digest_id, Channel.TELEGRAM))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from bot.errors import StoreError
@@ -53,7 +54,7 @@ def _connect(target: str, path: Path | None) -> Store:
     try:
         conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 5000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         store = Store(conn, path)
@@ -63,20 +64,56 @@ def _connect(target: str, path: Path | None) -> Store:
     return store
 
 
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode; switching a new file to it needs a moment alone with it, which the busy
+    timeout does not wait for: another process opening it at the same time is waited out."""
+    for attempt in range(100):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.02)
+
+
 def migrate(store: Store, *, target: int = SCHEMA_VERSION) -> None:
-    """Upgrade the file in place, one migration per transaction, up to `target`."""
-    current = store.schema_version
-    if current > SCHEMA_VERSION:
-        raise StoreError(f"{store.path}: schema version {current} is newer than this bot's "
-                         f"({SCHEMA_VERSION}); upgrade the bot")
-    for version in range(current, target):
-        log.info("migrating %s to schema version %d", store.path or "memory", version + 1)
-        store.conn.executescript(
-            f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\n"
-            "COMMIT;"
-        )
+    """Upgrade the file in place, one migration per transaction, up to `target`. The
+    version is read again under the write lock: two processes opening a new store at once
+    (two `bot run`) apply each migration once."""
+    conn = store.conn
+    while True:
+        current = store.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{store.path}: schema version {current} is newer than this "
+                             f"bot's ({SCHEMA_VERSION}); upgrade the bot")
+        if current >= target:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if store.schema_version == current:  # nobody did it meanwhile
+                log.info("migrating %s to schema version %d", store.path or "memory",
+                         current + 1)
+                for statement in _statements(MIGRATIONS[current]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (`executescript` would commit our transaction)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        found.append(pending.strip())
+    return found
 
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ArticleQuery", "Claim", "InsertResult", "Store",

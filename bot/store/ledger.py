@@ -134,13 +134,22 @@ class Ledger(StoreBase):
                                     for claim, why in skips])
         return cur.rowcount
 
-    def release_deliveries(self, holder: str, now: dt.datetime) -> int:
-        """Give back every delivery `holder` still holds (a clean stop): pending again."""
+    def release_deliveries(self, holder: str, now: dt.datetime, digest_id: int | None = None,
+                           channel: Channel | None = None) -> int:
+        """Give back what `holder` still holds (a clean stop): pending again; only the
+        rows of one digest and channel when given (a process may send two channels)."""
+        sql = ("UPDATE deliveries SET status = 'pending', lease_until = NULL, claimed_by = NULL,"
+               " attempts = max(attempts - 1, 0), updated_at = ? WHERE status = 'sending' AND "
+               "claimed_by = ?")
+        values: list[object] = [_instant(now), holder]
+        if digest_id is not None:
+            sql += " AND digest_id = ?"
+            values.append(digest_id)
+        if channel is not None:
+            sql += " AND channel = ?"
+            values.append(channel)
         with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE deliveries SET status = 'pending', lease_until = NULL, claimed_by = NULL,"
-                " attempts = max(attempts - 1, 0), updated_at = ? WHERE status = 'sending' AND "
-                "claimed_by = ?", (_instant(now), holder))
+            cur = conn.execute(sql, values)
         return cur.rowcount
 
     def delivery_counts(self, digest_id: int, channel: Channel | None = None) -> dict[str, int]:
