@@ -94,6 +94,32 @@ class RateLimiter:
             self.sleep(slot - now)
 
 
+def idle_wait(store: Store, digest_id: int, channel: Channel, holder: str,
+              now: dt.datetime) -> float | None:
+    """A worker found nothing to claim: None when the channel is done (or only this process
+    still sends), else how long to wait before looking again, saying why when it is a
+    retry the editor should know of."""
+    counts = store.delivery_counts(digest_id, channel)
+    if not counts.get("pending") and (
+            not counts.get("sending")
+            or set(store.holders_sending(digest_id, channel)) <= {holder}):
+        return None
+    due = store.next_attempt(digest_id, channel)
+    # Rows another process holds may come back: look again at least every few seconds.
+    wait = 2.0 if due is None else min((due - now).total_seconds(), 30.0)
+    if due is not None and wait >= 1:  # shown by default: the editor should know
+        log.warning("%s: %d deliveries wait to be retried (last error: %s); next try in "
+                    "%.0f s", channel, counts.get("pending", 0),
+                    store.last_error(digest_id, channel) or "none", wait)
+    return wait
+
+
+def backoff(attempts: int, first: dt.timedelta, last: dt.timedelta) -> dt.timedelta:
+    """The wait before the next attempt: `first`, doubling at each attempt, up to `last`."""
+    doubled: dt.timedelta = first * (2 ** max(attempts - 1, 0))
+    return min(doubled, last)
+
+
 def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -263,19 +289,10 @@ class EmailSend:
 
     def wait_for_more(self, store: Store, digest_id: int) -> bool:
         """Nothing to claim now: sleep until the next retry is due (False when all is done)."""
-        counts = store.delivery_counts(digest_id, Channel.EMAIL)
-        if not counts.get("pending") and (
-                not counts.get("sending")
-                or set(store.holders_sending(digest_id, Channel.EMAIL)) <= {self.holder}):
-            return False  # done, or only this process's other threads are still sending
-        due = store.next_attempt(digest_id, Channel.EMAIL)
-        # Rows another process holds may come back: look again at least every few seconds.
-        wait = 2.0 if due is None else min((due - self.clock()).total_seconds(), 30.0)
+        wait = idle_wait(store, digest_id, Channel.EMAIL, self.holder, self.clock())
+        if wait is None:
+            return False
         if wait > 0:
-            if due is not None and wait >= 1:  # shown by default: the editor should know
-                log.warning("%d messages wait to be retried (last error: %s); next try in "
-                            "%.0f s", counts.get("pending", 0),
-                            store.last_error(digest_id, Channel.EMAIL) or "none", wait)
             self.sleep(wait)
         return True
 
@@ -324,7 +341,7 @@ class EmailSend:
             self.finish(store, claim, "failed",
                         error=f"gave up after {claim.attempts} attempts: {exc.reason}")
         else:
-            delay = min(self.job.first_retry * 2 ** (claim.attempts - 1), self.job.last_retry)
+            delay = backoff(claim.attempts, self.job.first_retry, self.job.last_retry)
             log.info("delivery %d: %s; retry in %.0f s", claim.id, exc.reason,
                      delay.total_seconds())
             self.finish(store, claim, "pending", error=exc.reason,

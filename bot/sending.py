@@ -22,7 +22,6 @@ from bot.errors import InputError
 from bot.mail import Sender, digest_message
 from bot.model import Channel, Status
 from bot.preview import masthead
-from bot.redact import redact_secrets
 from bot.render.email import render_email
 from bot.render.telegram import render_telegram
 from bot.store import Store, open_store
@@ -134,28 +133,40 @@ def store_has_chat(settings: Settings, chat: str) -> bool:
 
 def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
              transport: Transport) -> SendReport:
-    with open_store(settings.database) as store:
-        stored = store.get_digest(str(week))
-        if stored is not None and stored.status == "frozen":
-            store.mark_digest(str(week), "sending", clock())
+    _start_sending(settings, clock, week)
     progress = _Progress()
     sender = EmailSend(settings.database, str(week), digest, email_job(settings, week),
                        transport, clock, on_progress=progress.step, on_start=progress.start)
     report = sender.run()
     progress.done()
+    _conclude(settings, clock, week, report, "by email",
+              interrupted=sender.interrupted and sender.failure is None)
+    return report
+
+
+def _start_sending(settings: Settings, clock: Clock, week: IsoWeek) -> None:
+    with open_store(settings.database) as store:
+        stored = store.get_digest(str(week))
+        if stored is not None and stored.status == "frozen":
+            store.mark_digest(str(week), "sending", clock())
+
+
+def _conclude(settings: Settings, clock: Clock, week: IsoWeek, report: SendReport, how: str,
+              *, interrupted: bool) -> None:
+    """The summary line; the digest marked sent when every channel is done; exit 1 when a
+    signal stopped the send."""
     if report.already_done:
-        click.echo(f"{week} was already sent by email; nothing to do ({_counts(report)})")
+        click.echo(f"{week} was already sent {how}; nothing to do ({_counts(report)})")
     else:
-        click.echo(f"{week} by email: {_counts(report)}"
+        click.echo(f"{week} {how}: {_counts(report)}"
                    + (f"; next attempt {report.next_attempt:%Y-%m-%d %H:%M %Z}"
                       if report.next_attempt and not report.finished else ""))
     if report.finished:
         mark_if_sent(settings, clock, week)
-    elif sender.interrupted and sender.failure is None:
+    elif interrupted:
         click.echo("stopped before the end; run the same bot send again to finish (nobody "
-                   "will get a second copy)", err=True)
+                   "will get the same message twice)", err=True)
         raise click.exceptions.Exit(1)
-    return report
 
 
 def mark_if_sent(settings: Settings, clock: Clock, week: IsoWeek) -> None:
@@ -185,30 +196,16 @@ def telegram_job(settings: Settings) -> TelegramJob:
 def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,
                  digest: Digest) -> SendReport:
     """The Telegram broadcast of a frozen week, the channel of TELEGRAM_CHANNEL included."""
-    redact_secrets(settings.telegram_bot_token)
-    with open_store(settings.database) as store:
-        stored = store.get_digest(str(week))
-        if stored is not None and stored.status == "frozen":
-            store.mark_digest(str(week), "sending", clock())
-        if settings.telegram_channel:
+    _start_sending(settings, clock, week)
+    if settings.telegram_channel:
+        with open_store(settings.database) as store:
             enroll_channel(store, settings.telegram_channel, clock())
     progress = _Progress()
     sender = TelegramSend(settings.database, str(week), digest, telegram_job(settings), clock,
                           on_progress=progress.step, on_start=progress.start)
     report = asyncio.run(sender.run())
     progress.done()
-    if report.already_done:
-        click.echo(f"{week} was already sent on Telegram; nothing to do ({_counts(report)})")
-    else:
-        click.echo(f"{week} on Telegram: {_counts(report)}"
-                   + (f"; next attempt {report.next_attempt:%Y-%m-%d %H:%M %Z}"
-                      if report.next_attempt and not report.finished else ""))
-    if report.finished:
-        mark_if_sent(settings, clock, week)
-    elif sender.interrupted:
-        click.echo("stopped before the end; run the same bot send again to finish (nobody "
-                   "will get a part twice)", err=True)
-        raise click.exceptions.Exit(1)
+    _conclude(settings, clock, week, report, "on Telegram", interrupted=sender.interrupted)
     return report
 
 
@@ -227,7 +224,6 @@ def enroll_channel(store: Store, channel: str, now: dt.datetime) -> None:
 
 def send_telegram_test_copy(settings: Settings, week: IsoWeek, digest: Digest,
                             chat: str) -> None:
-    redact_secrets(settings.telegram_bot_token)
     parts = render_telegram(digest, settings.newsletter_name)
     count = asyncio.run(send_telegram_copy(telegram_job(settings), chat, parts))
     click.echo(f"sent a test copy of {week} to the Telegram chat {chat} ({count} messages)")

@@ -67,3 +67,11 @@ class Bot:
 @pytest.fixture
 def bot(tmp_path: Path) -> Bot:
     return Bot(tmp_path)
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """urllib would send 127.0.0.1 through a proxy named in the environment."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from bot.store import Store
 from tests.conftest import Bot
+from tests.http_server import serving
 
 ENTRY_UZ = """<item><title>Tachkent accueille un forum &amp; un salon</title>
 <link>https://ex.fr/uz-forum</link><guid isPermaLink="false">ex-uz-1</guid>
@@ -153,53 +148,15 @@ def test_entry_listed_twice_in_one_feed_is_stored_and_counted_once(bot: Bot, tmp
 # -- from a URL ---------------------------------------------------------------------------
 
 
-@contextmanager
-def serving(routes: dict[str, bytes]) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving `routes`; yields its base URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = routes.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """urllib would send 127.0.0.1 through a proxy named in the environment."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_feed_is_imported_from_a_url(bot: Bot, no_proxy: None):
-    with serving({"/feed.xml": rss(ENTRY_UZ, ENTRY_KZ).encode()}) as base:
+    with serving({"/feed.xml": rss(ENTRY_UZ, ENTRY_KZ).encode()}.get) as base:
         url = f"{base}/feed.xml"
         assert imported(bot, url) == f"{url}: 2 new articles, 0 already in the store (feed)\n"
     assert [a["url"] for a in listed(bot)] == ["https://ex.fr/uz-forum", "https://ex.fr/kz-pont"]
 
 
 def test_http_404_is_one_line_naming_the_url(bot: Bot, no_proxy: None):
-    with serving({}) as base:
+    with serving({}.get) as base:
         url = f"{base}/missing.xml"
         result = bot("import", url)
     assert result.exit_code == 2

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -39,6 +38,7 @@ from bot.timing import Action, plan
 from tests.conftest import SAMPLE, Bot
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.telegram import FakeBotApi
+from tests.http_server import serving
 from tests.telegram_week import TOKEN, telegram_store
 
 PARIS = __import__("zoneinfo").ZoneInfo("Europe/Paris")
@@ -420,45 +420,19 @@ class Feed:
         with self.lock:
             self.body = _atom(*entries)
 
+    def serve(self, path: str) -> bytes | None:
+        if path != "/feed.xml":
+            return None
+        with self.lock:
+            self.requests += 1
+            return self.body
+
 
 @contextmanager
 def serving_feed(feed: Feed) -> Iterator[str]:
     """Yields the base URL; /feed.xml is the feed, anything else a 404."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path != "/feed.xml":
-                self.send_error(404)
-                return
-            with feed.lock:
-                body = feed.body
-                feed.requests += 1
-            self.send_response(200)
-            self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """urllib would send 127.0.0.1 through a proxy named in the environment."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    with serving(feed.serve, "application/atom+xml; charset=utf-8") as base:
+        yield base
 
 
 def test_feeds_are_polled_and_new_entries_stored_once(

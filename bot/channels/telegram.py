@@ -38,7 +38,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.digest import Digest
-from bot.dispatch import SendReport, dead_holders, holder_name
+from bot.dispatch import SendReport, backoff, dead_holders, holder_name, idle_wait
 from bot.errors import BotError
 from bot.model import Channel, Country, Status, Subscriber
 from bot.redact import redact_secrets
@@ -254,18 +254,10 @@ class TelegramSend:
 
     async def wait_for_more(self, store: Store, digest_id: int) -> bool:
         """Nothing to claim now: wait for the next retry (False when all is done)."""
-        counts = store.delivery_counts(digest_id, Channel.TELEGRAM)
-        if not counts.get("pending") and (
-                not counts.get("sending")
-                or set(store.holders_sending(digest_id, Channel.TELEGRAM)) <= {self.holder}):
-            return False  # done, or only this process's other workers are still sending
-        due = store.next_attempt(digest_id, Channel.TELEGRAM)
-        wait = 2.0 if due is None else min((due - self.clock()).total_seconds(), 30.0)
+        wait = idle_wait(store, digest_id, Channel.TELEGRAM, self.holder, self.clock())
+        if wait is None:
+            return False
         if wait > 0:
-            if due is not None and wait >= 1:
-                log.warning("%d Telegram deliveries wait to be retried (last error: %s); next "
-                            "try in %.0f s", counts.get("pending", 0),
-                            store.last_error(digest_id, Channel.TELEGRAM) or "none", wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), wait)
         return True
@@ -321,7 +313,7 @@ class TelegramSend:
             self.finish(store, claim, "failed", parts_sent=parts_sent,
                         error=f"gave up after {claim.attempts} attempts: {reason}")
             return
-        delay = min(self.job.first_retry * 2 ** (claim.attempts - 1), self.job.last_retry)
+        delay = backoff(claim.attempts, self.job.first_retry, self.job.last_retry)
         log.info("delivery %d: %s; retry in %.0f s", claim.id, reason, delay.total_seconds())
         self.finish(store, claim, "pending", parts_sent=parts_sent, error=reason,
                     retry_at=self.clock() + delay)
