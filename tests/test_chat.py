@@ -630,3 +630,13 @@ def test_the_command_menu_in_three_languages(chat: Chat) -> None:
     assert list(menu(None)) == ["start", "latest", "pays", "stop", "aide"]
     assert list(menu("en", admin_scope)) == ["start", "latest", "pays", "stop", "help",
                                              "stats", "apercu"]
+
+
+def test_latest_sends_at_most_ten_messages_and_links_the_rest() -> None:
+    from bot.chat.digests import LATEST_MAX, capped
+
+    parts = [f"part {n}" for n in range(25)]
+    assert capped(parts[:LATEST_MAX], "2025-W14", "fr", "https://ex.org") == parts[:LATEST_MAX]
+    sent = capped(parts, "2025-W14", "en", "https://ex.org/")
+    assert len(sent) == LATEST_MAX and sent[:-1] == parts[:LATEST_MAX - 1]
+    assert sent[-1] == "The rest of this digest is online: https://ex.org/archive/2025-W14/"

@@ -110,7 +110,7 @@ class ChatBot:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.latest_digest = LatestDigest(settings.newsletter_name)
+        self.latest_digest = LatestDigest(settings.newsletter_name, settings.public_url)
 
     def open_store(self) -> Store:
         return open_store(self.settings.database,

@@ -42,11 +42,26 @@ class Lru(Generic[K, V]):
         return value
 
 
+LATEST_MAX = 10  # messages /latest sends at most: the rest is on the web archive
+
+
+def capped(messages: list[str], week: str, locale: str, public_url: str) -> list[str]:
+    """At most LATEST_MAX messages: a reader asking for the digest in a private chat is not
+    flooded (and Telegram wants about a message a second per chat); the last points to the
+    whole digest on the web."""
+    if len(messages) <= LATEST_MAX:
+        return messages
+    url = f"{public_url.rstrip('/')}/archive/{week}/"
+    rest = html(locale, _("La suite de ce résumé est en ligne : %(url)s"), url=url)
+    return [*messages[:LATEST_MAX - 1], rest]
+
+
 class LatestDigest:
     """The messages of the digest /latest shows, for each reader's language and sections."""
 
-    def __init__(self, newsletter_name: str) -> None:
+    def __init__(self, newsletter_name: str, public_url: str = "") -> None:
         self.newsletter_name = newsletter_name
+        self.public_url = public_url
         self.digests: Lru[DigestStamp, Digest] = Lru(4)
         # 3 languages × the section sets readers really follow, for a couple of versions.
         self.messages: Lru[tuple[DigestStamp, str, frozenset[Country]], list[str]] = Lru(512)
@@ -60,7 +75,8 @@ class LatestDigest:
 
         def render() -> list[str]:
             digest = self.digests.get(stamp, lambda: _load(store, stamp))
-            return digest_messages(digest.only(countries), self.newsletter_name, locale)
+            return capped(digest_messages(digest.only(countries), self.newsletter_name, locale),
+                          stamp.week, locale, self.public_url)
 
         return self.messages.get((stamp, locale, countries), render)
 
