@@ -129,8 +129,15 @@ class Runner:
             self.running["send"] = asyncio.get_running_loop().create_task(
                 self.guarded(lambda: self.send(week)), name="send")
         elif decided.action is Action.STALE and decided.week is not None:
+            week = decided.week
             with open_store(self.settings.database) as store:
-                first = store.add_notice(str(decided.week), "stale", self.clock())
+                if not any(store.count_articles_by_country(week.monday,
+                                                           week.next_monday).values()):
+                    # Nothing would have gone out (a new store, a quiet week): no alarm.
+                    if store.add_notice(str(week), "empty", self.clock()):
+                        log.info("%s had no articles; nothing to send", week)
+                    return
+                first = store.add_notice(str(week), "stale", self.clock())
             if first:
                 log.warning("%s", decided.reason)
                 slot = decided.slot.astimezone(self.settings.timezone)

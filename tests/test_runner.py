@@ -212,6 +212,18 @@ def test_the_next_slot_is_sent_after_a_stale_one(folder: Path) -> None:
     assert _outbox(folder) == sorted(READERS)
 
 
+def test_a_stale_week_without_articles_raises_no_alarm(
+        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """W15 has no articles: past its slot and BOT_CATCHUP, nothing would have gone out, so
+    the admins are not told that a digest was missed (a new store, a quiet week)."""
+    settings, admins = _settings(folder), Admins()
+    clock = Clock(SLOT + dt.timedelta(days=9))  # W15's slot (Monday 14 April) + 2 days
+    assert not asyncio.run(_check(Runner(settings, clock, admins)))
+    assert admins.told == [] and _warnings(caplog, "BOT_CATCHUP") == []
+    with open_store(folder / "bot.sqlite3") as store:
+        assert store.week_states(["2025-W15"]) == {"2025-W15": "empty"}
+
+
 def _jsonl(folder: Path, day: dt.date) -> Path:
     path = folder / f"extra-{day}.jsonl"
     path.write_text('{"title": "Astana inaugure un pont", "lead": "Le pont relie les rives.", '
