@@ -8,13 +8,12 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.archive import digest_for_week
 from bot.channels.email import Outbox, Transport, open_transport
-from bot.channels.telegram import TelegramJob, TelegramSend
-from bot.channels.telegram import send_test_copy as send_telegram_copy
 from bot.config import Settings
 from bot.digest import Digest, IsoWeek, resolve_week
 from bot.dispatch import EmailJob, EmailSend, SendReport
@@ -27,6 +26,9 @@ from bot.render.telegram import render_telegram
 from bot.store import Store, open_store
 from bot.subscribers import NewSubscriber, normalize_chat_id, normalize_email
 from bot.tokens import load_or_create_secret
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramJob
 
 log = logging.getLogger(__name__)
 DEMO_READER = "lecteur@example.org"
@@ -188,6 +190,8 @@ def _channel_done(store: Store, digest_id: int, channel: Channel, settings: Sett
 
 
 def telegram_job(settings: Settings) -> TelegramJob:
+    from bot.channels.telegram import TelegramJob  # python-telegram-bot: loaded when used
+
     assert settings.telegram_bot_token is not None
     return TelegramJob(settings.telegram_bot_token, settings.telegram_api_url,
                        settings.newsletter_name, settings.telegram_channel)
@@ -201,6 +205,8 @@ def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,
         with open_store(settings.database) as store:
             enroll_channel(store, settings.telegram_channel, clock())
     progress = _Progress()
+    from bot.channels.telegram import TelegramSend
+
     sender = TelegramSend(settings.database, str(week), digest, telegram_job(settings), clock,
                           on_progress=progress.step, on_start=progress.start)
     report = asyncio.run(sender.run())
@@ -225,7 +231,9 @@ def enroll_channel(store: Store, channel: str, now: dt.datetime) -> None:
 def send_telegram_test_copy(settings: Settings, week: IsoWeek, digest: Digest,
                             chat: str) -> None:
     parts = render_telegram(digest, settings.newsletter_name)
-    count = asyncio.run(send_telegram_copy(telegram_job(settings), chat, parts))
+    from bot.channels.telegram import send_test_copy
+
+    count = asyncio.run(send_test_copy(telegram_job(settings), chat, parts))
     click.echo(f"sent a test copy of {week} to the Telegram chat {chat} ({count} messages)")
 
 
