@@ -343,12 +343,15 @@ def freeze(database: Path, week: IsoWeek = W14, *, sent: bool = False) -> None:
 
 
 def parts_of(database: Path, week: IsoWeek) -> int:
-    """How many messages the week's frozen digest makes, in French, for every section."""
+    """How many messages /latest sends of the week's frozen digest, in French, for every
+    section: all of them, or LATEST_MAX, the last linking the rest."""
+    from bot.chat.digests import LATEST_MAX
+
     with open_store(database) as store:
         stored = store.get_digest(str(week))
     assert stored is not None
-    return len(digest_messages(digest_from_json(stored.snapshot), "Nouvelles d'Asie centrale",
-                               "fr"))
+    return min(len(digest_messages(digest_from_json(stored.snapshot),
+                                   "Nouvelles d'Asie centrale", "fr")), LATEST_MAX)
 
 
 def set_countries(chat: Chat, countries: frozenset[Country]) -> None:

@@ -505,3 +505,15 @@ def test_english_and_russian_emails() -> None:
         rendered = email(reading_week(), locale)
         assert rendered.html.startswith(f'<!doctype html><html lang="{lang}"')
         assert words in Visible(rendered.html).text and words in rendered.text
+
+
+def test_a_long_word_moves_to_the_next_message_rather_than_being_broken() -> None:
+    """Whatever room the previous article leaves, a lead too long for one message whose
+    first word is long (but far shorter than a message) is never broken inside that word
+    (found by Hypothesis)."""
+    long_word = "Ouzbékistan-Kazakhstan-Kirghizstan-Tadjikistan-Turkménistan" * 3
+    for words in range(0, 1000, 7):  # the first article leaves every amount of room
+        digest = digest_of(item(1, Country.KZ, lead=" ".join(["mot"] * words)),
+                           item(2, Country.KZ, lead=" ".join([long_word] + ["fin"] * 1100)))
+        parts = check_limits(render_telegram(digest, NAME))
+        assert squeeze(" ".join(s.body for s in parts)) == squeeze(whole_text(digest)), words

@@ -155,7 +155,10 @@ class _Packer:
         head_text = piece.text[: len(piece.text) - len(piece.lead)]
         head_html = piece.html[: len(piece.html) - len(_text(piece.lead))]
         plain = utf16_length(head_text) > fresh // 2  # an absurdly long title: plain text
-        wanted = 80 + (0 if plain else utf16_length(head_text))
+        # Room for the title and the lead's first word at least (80 units, or more for a
+        # long word): a word is never broken only because this message was nearly full.
+        first_word = utf16_length((piece.text if plain else piece.lead).split(" ", 1)[0])
+        wanted = max(80, first_word) + (0 if plain else utf16_length(head_text))
         entities = sum(p.entities for p in self.pieces) + (0 if plain else piece.entities)
         if self.room() < wanted or entities > self.max_entities:
             self.close()
