@@ -12,7 +12,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses, parseaddr
-from html import escape
 
 from bot.errors import InputError
 from bot.render.email import RenderedEmail
@@ -122,7 +121,7 @@ class DigestMail:
         template = digest_message(rendered, sender, self.to, week, 0, self.unsubscribe,
                                   self.preferences, self.EPOCH)
         data = template.as_bytes()
-        html_body = _base64_body(self.html(self.unsubscribe, self.preferences))
+        html_body = _base64_body(rendered.personal_html(self.unsubscribe, self.preferences))
         at = data.find(html_body)
         end = data.find(b"\r\n\r\n")
         self.spliceable = at > end > 0 and data.count(html_body) == 1 and data.find(
@@ -133,11 +132,6 @@ class DigestMail:
         # How much longer than its placeholder a value may be before a line is too long.
         self.head_room = LINE_LIMIT - max(map(len, self.head.split(b"\r\n")))
         self.text_room = LINE_LIMIT - max(map(len, self.text.split(b"\r\n")))
-
-    def html(self, unsubscribe_url: str, preferences_url: str) -> str:
-        unsubscribe, preferences = self.rendered.placeholders
-        return self.rendered.html.replace(unsubscribe, escape(unsubscribe_url)).replace(
-            preferences, escape(preferences_url))
 
     def message(self, to: str, subscriber_id: int, unsubscribe_url: str,
                 preferences_url: str, now: dt.datetime) -> Wire:
@@ -158,7 +152,7 @@ class DigestMail:
             self.unsubscribe.encode(), unsubscribe_url.encode())
         text = self.text.replace(self.unsubscribe.encode(), unsubscribe_url.encode()).replace(
             self.preferences.encode(), preferences_url.encode())
-        html = _base64_body(self.html(unsubscribe_url, preferences_url))
+        html = _base64_body(self.rendered.personal_html(unsubscribe_url, preferences_url))
         return Wire(self.mail_from, to, mid, b"".join((head, text, html, self.tail)))
 
 

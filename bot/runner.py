@@ -150,21 +150,21 @@ class Runner:
 
     async def send(self, week: IsoWeek) -> None:
         """Freeze and send one week on every configured channel."""
-        from bot.sending import email_job, enroll_channel, mark_if_sent
+        from bot.sending import begin_send, email_job, mark_if_sent
 
         settings, now = self.settings, self.clock()
         with open_store(settings.database) as store:
             found = digest_for_week(store, week, now, settings.timezone)
-            if found.digest.is_empty:
-                if store.add_notice(str(week), "empty", now):
-                    log.warning("%s has no articles: nothing is sent", week)
-                    await self.tell_admins(f"ℹ️ {week} : aucun article, rien n’a été envoyé.")
-                return
-            stored = store.get_digest(str(week))
-            if stored is not None and stored.status == "frozen":
-                store.mark_digest(str(week), "sending", now)
-            if settings.telegram_bot_token and settings.telegram_channel:
-                enroll_channel(store, settings.telegram_channel, now)
+            empty = found.digest.is_empty
+            if empty:
+                first = store.add_notice(str(week), "empty", now)
+            else:
+                begin_send(store, settings, week, now)
+        if empty:
+            if first:
+                log.warning("%s has no articles: nothing is sent", week)
+                await self.tell_admins(f"ℹ️ {week} : aucun article, rien n’a été envoyé.")
+            return
         email = EmailSend(settings.database, str(week), found.digest, email_job(settings, week),
                           open_transport(settings.smtp_url, settings.outbox), self.clock)
         self.senders.append(email)

@@ -148,9 +148,16 @@ def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
 
 def _start_sending(settings: Settings, clock: Clock, week: IsoWeek) -> None:
     with open_store(settings.database) as store:
-        stored = store.get_digest(str(week))
-        if stored is not None and stored.status == "frozen":
-            store.mark_digest(str(week), "sending", clock())
+        begin_send(store, settings, week, clock())
+
+
+def begin_send(store: Store, settings: Settings, week: IsoWeek, now: dt.datetime) -> None:
+    """A frozen week becomes `sending`; the channel of TELEGRAM_CHANNEL is a recipient."""
+    stored = store.get_digest(str(week))
+    if stored is not None and stored.status == "frozen":
+        store.mark_digest(str(week), "sending", now)
+    if settings.telegram_bot_token and settings.telegram_channel:
+        enroll_channel(store, settings.telegram_channel, now)
 
 
 def _conclude(settings: Settings, clock: Clock, week: IsoWeek, report: SendReport, how: str,
@@ -201,9 +208,6 @@ def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,
                  digest: Digest) -> SendReport:
     """The Telegram broadcast of a frozen week, the channel of TELEGRAM_CHANNEL included."""
     _start_sending(settings, clock, week)
-    if settings.telegram_channel:
-        with open_store(settings.database) as store:
-            enroll_channel(store, settings.telegram_channel, clock())
     progress = _Progress()
     from bot.channels.telegram import TelegramSend
 

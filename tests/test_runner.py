@@ -40,25 +40,13 @@ from tests.fakes.smtp import SmtpServer
 from tests.fakes.telegram import FakeBotApi
 from tests.http_server import serving
 from tests.telegram_week import TOKEN, telegram_store
+from tests.web_server import Clock
 
 PARIS = __import__("zoneinfo").ZoneInfo("Europe/Paris")
 W14 = IsoWeek(2025, 14)  # the sample's week before the slot of Monday 2025-04-07
 SLOT = dt.datetime(2025, 4, 7, 6, 0, tzinfo=dt.UTC)  # 08:00 in Paris
 IMPORTED = dt.datetime(2025, 4, 6, 12, 0, tzinfo=dt.UTC)
 READERS = [f"lecteur{n}@example.org" for n in range(6)]
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 class Running:

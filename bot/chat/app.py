@@ -16,7 +16,6 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Update,
 )
 from telegram.constants import ParseMode
@@ -33,6 +32,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.channels.telegram import NO_PREVIEW, retry_seconds
 from bot.chat import sections, words
 from bot.chat.digests import LatestDigest, coming_digest, preview_messages
 from bot.chat.sections import Follow, ShowList, ShowSection, View
@@ -50,7 +50,6 @@ Clock = Callable[[], dt.datetime]
 Context = ContextTypes.DEFAULT_TYPE
 ChatApplication = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any],
                               dict[Any, Any], None]
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 CONSENT = "telegram /start"
 MENU_LANGUAGES = (None, "fr", "en", "ru")  # None: everyone else, in French
 MAX_RETRIES = 3  # 429s in a row for one message before giving up on a reply
@@ -306,7 +305,7 @@ class ChatBot:
             except RetryAfter as exc:
                 if attempt == MAX_RETRIES:
                     raise
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await asyncio.sleep(retry_seconds(exc))
 
     async def show(self, query: CallbackQuery, view: View) -> None:
         """Replace the pressed message with `view` (a new message if it cannot be edited)."""
@@ -367,7 +366,3 @@ def _address(update: Update) -> str:
 def _user(update: Update) -> int:
     """Where an admin's answers go: their own private chat, even when asked in a group."""
     return update.effective_user.id if update.effective_user else _chat(update)
-
-
-def _seconds(value: int | dt.timedelta) -> float:
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)

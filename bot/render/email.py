@@ -40,11 +40,15 @@ class RenderedEmail:
     def personalize(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
         """(html, text) with this reader's links in place of the placeholders."""
         unsubscribe, preferences = self.placeholders
-        html = self.html.replace(unsubscribe, escape(unsubscribe_url)).replace(
-            preferences, escape(preferences_url))
         text = self.text.replace(unsubscribe, unsubscribe_url).replace(
             preferences, preferences_url)
-        return html, text
+        return self.personal_html(unsubscribe_url, preferences_url), text
+
+    def personal_html(self, unsubscribe_url: str, preferences_url: str) -> str:
+        """The HTML alone with this reader's links."""
+        unsubscribe, preferences = self.placeholders
+        return self.html.replace(unsubscribe, escape(unsubscribe_url)).replace(
+            preferences, escape(preferences_url))
 
 
 def render_mjml(digest: Digest, masthead: Masthead, locale: str) -> str:
