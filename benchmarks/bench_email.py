@@ -1,7 +1,7 @@
 """Email sending speed: `bot send` against an SMTP sink, and the sink's own capacity.
 
     python benchmarks/bench_email.py            # 20,000 subscribers, about 1.5 min
-    python benchmarks/bench_email.py --quick    # 2,000 subscribers, about 10 s: a smoke run
+    python benchmarks/bench_email.py --quick    # 2,000 subscribers, about 6 s: a smoke run
 
 Prints one line per figure. Every figure compares things measured in this one run (the
 machines are shared and noisy). An SMTP sink (aiosmtpd, accepting and counting every message
@@ -44,13 +44,13 @@ from zoneinfo import ZoneInfo
 
 from bot.archive import digest_for_week
 from bot.config import MAX_RATE, Settings
+from bot.delivery.weeks import email_job
 from bot.digest import IsoWeek
 from bot.ingest import load
 from bot.links import reader_links
 from bot.mail import digest_message
 from bot.model import Channel, Country, Status
 from bot.render.email import render_email
-from bot.sending import email_job
 from bot.store import open_store
 from bot.subscribers import NewSubscriber
 

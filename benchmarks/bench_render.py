@@ -1,7 +1,7 @@
 """Rendering speed: a 60-article week as email (MJML → HTML, plain text) and Telegram.
 
     python benchmarks/bench_render.py              # about 5 s
-    python benchmarks/bench_render.py --runs 10    # a smoke run
+    python benchmarks/bench_render.py --quick      # a smoke run, about a second: small sizes
 
 Prints one line per figure. Every figure compares things measured in this one run (the
 machines are shared and noisy):
@@ -15,6 +15,9 @@ machines are shared and noisy):
 - a send to 1,000 subscribers following 8 country sets: one render per set, then each
   reader's links filled in, against one render per reader (all 1,000 measured, or 50 and
   scaled when that would take over 10 s).
+
+`--quick` runs the same steps on small sizes (3 timed runs, 40 subscribers, 3 warm-up
+compilations), for a smoke run: its figures mean little.
 """
 
 from __future__ import annotations
@@ -41,14 +44,7 @@ import bot.render.email as email_module
 from bot.digest import Digest, IsoWeek, assemble_week
 from bot.ingest import content_hash
 from bot.model import Article, Country, DateSource
-from bot.render.email import (
-    GMAIL_CLIP_BYTES,
-    PREFERENCES_PLACEHOLDER,
-    UNSUBSCRIBE_PLACEHOLDER,
-    Masthead,
-    render_email,
-    render_mjml,
-)
+from bot.render.email import GMAIL_CLIP_BYTES, Masthead, render_email, render_mjml
 from bot.render.telegram import render_telegram
 
 SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "samples" / "articles-fr.txt"
@@ -60,7 +56,7 @@ MASTHEAD = Masthead("Nouvelles d'Asie centrale",
 # 60 articles: how many in each section (À la une takes 3 of them).
 SPREAD = {Country.REGION: 6, Country.KZ: 14, Country.KG: 9, Country.UZ: 12, Country.TJ: 8,
           Country.TM: 5, Country.OTHER: 6}
-SUBSCRIBERS = 1_000
+SUBSCRIBERS = 1_000  # --quick: QUICK["subscribers"]
 COUNTRY_SETS: tuple[frozenset[Country], ...] = tuple(frozenset(s) for s in (
     (),  # every section
     (Country.KZ,), (Country.UZ,), (Country.KZ, Country.UZ), (Country.KG, Country.TJ),
@@ -69,6 +65,9 @@ PER_READER_SAMPLE = 50  # subscribers rendered one by one, scaled to SUBSCRIBERS
 MAX_PER_READER_SECONDS = 10  # beyond this, the first PER_READER_SAMPLE are scaled
 # Compilations before timing, in each compiler's loop: Node's JIT settles after about 30.
 WARMUPS = 50
+SENDS = 5  # the per-set send's median is of this many
+# --quick: the same steps, small (a smoke run, not a measure).
+QUICK = {"runs": 3, "subscribers": 40, "per_reader_sample": 10, "warmups": 3, "sends": 3}
 NODE_MODULES = os.environ.get("MJML_NODE_MODULES", "/tmp/mjml-bench/node_modules")
 NODE_SCRIPT = r"""
 const path = require('path');
@@ -200,10 +199,10 @@ def time_whole(articles: list[Article], runs: int) -> tuple[float, float, float,
     return statistics.median(wholes), statistics.median(compiles), cold, html, parts
 
 
-def time_python_compile(source: str, runs: int) -> float:
-    """mjml-python's median seconds to compile `source`, back to back after WARMUPS, as the
+def time_python_compile(source: str, runs: int, warmups: int) -> float:
+    """mjml-python's median seconds to compile `source`, back to back after `warmups`, as the
     Node loop does it."""
-    for _ in range(WARMUPS):
+    for _ in range(warmups):
         mjml2html(source)
     times = []
     for _ in range(runs):
@@ -213,9 +212,9 @@ def time_python_compile(source: str, runs: int) -> float:
     return statistics.median(times)
 
 
-def time_node(source: str, runs: int) -> dict[str, object] | None:
+def time_node(source: str, runs: int, warmups: int) -> dict[str, object] | None:
     """The reference compiler's median compile time of `source` in one Node process, after
-    WARMUPS compilations (the first one's time is kept too)."""
+    `warmups` compilations (the first one's time is kept too)."""
     node = shutil.which("node")
     if node is None or not (Path(NODE_MODULES) / "mjml" / "package.json").is_file():
         return None
@@ -223,7 +222,7 @@ def time_node(source: str, runs: int) -> dict[str, object] | None:
         script, mjml_file = Path(tmp) / "compile.js", Path(tmp) / "digest.mjml"
         script.write_text(NODE_SCRIPT, encoding="utf-8")
         mjml_file.write_text(source, encoding="utf-8")
-        out = subprocess.run([node, str(script), NODE_MODULES, str(mjml_file), str(WARMUPS),
+        out = subprocess.run([node, str(script), NODE_MODULES, str(mjml_file), str(warmups),
                               str(runs)],
                              capture_output=True, text=True, check=True, timeout=600)
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -232,11 +231,12 @@ def time_node(source: str, runs: int) -> dict[str, object] | None:
     return result
 
 
-def subscribers(seed: int = 1000) -> list[tuple[frozenset[Country], str, str]]:
+def subscribers(count: int, seed: int = 1000) -> list[tuple[frozenset[Country], str, str]]:
     """Each subscriber's country set (every set followed by someone) and own links."""
+    assert count >= len(COUNTRY_SETS)
     rng = random.Random(seed)
     out = []
-    for n in range(SUBSCRIBERS):
+    for n in range(count):
         chosen = COUNTRY_SETS[n] if n < len(COUNTRY_SETS) else rng.choice(COUNTRY_SETS)
         token = f"{rng.getrandbits(128):032x}"
         out.append((chosen,
@@ -260,7 +260,12 @@ def send_by_variant(digest: Digest, readers: list[tuple[frozenset[Country], str,
             html, text = variants[countries].personalize(unsubscribe, preferences)
             size += len(html) + len(text)
         end = time.perf_counter()
-    assert UNSUBSCRIBE_PLACEHOLDER not in html and PREFERENCES_PLACEHOLDER not in text
+    # Each variant has placeholders of its own (derived from its text), in its HTML and its
+    # text both, so each copy above replaced four; the last copy has none left.
+    for variant in variants.values():
+        assert all(p in variant.html and p in variant.text for p in variant.placeholders)
+    last = variants[readers[-1][0]]
+    assert not any(p in html or p in text for p in last.placeholders)
     assert "&amp;jeton=" in html and size > 0
     return end - start, rendered - start, compilations[0]
 
@@ -280,15 +285,26 @@ def send_by_reader(digest: Digest, readers: list[tuple[frozenset[Country], str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=30, help="timed runs per median (30)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="timed runs per median (30; 3 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the same steps on small sizes, for a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        runs, count, sample = QUICK["runs"], QUICK["subscribers"], QUICK["per_reader_sample"]
+        warmups, sends_count = QUICK["warmups"], QUICK["sends"]
+    else:
+        runs, count, sample = 30, SUBSCRIBERS, PER_READER_SAMPLE
+        warmups, sends_count = WARMUPS, SENDS
+    if args.runs is not None:
+        runs = args.runs
     articles = week_articles()
     assert len(articles) == 60 and {a.country for a in articles} == set(Country)
 
-    whole, compile_alone, cold, html, parts = time_whole(articles, args.runs)
+    whole, compile_alone, cold, html, parts = time_whole(articles, runs)
     html_bytes = len(html.encode("utf-8"))
     print(f"week of 60 articles, assemble + email HTML + text + Telegram ({parts} parts), "
-          f"median of {args.runs}: {whole * 1000:.1f} ms; MJML compilation (mjml-python) "
+          f"median of {runs}: {whole * 1000:.1f} ms; MJML compilation (mjml-python) "
           f"{compile_alone * 1000:.1f} ms = {compile_alone / whole:.0%} of it "
           f"(first run, templates loaded: {cold * 1000:.0f} ms)")
     print(f"email HTML: {html_bytes / 1024:.1f} KB (Gmail clips beyond "
@@ -296,46 +312,47 @@ def main() -> None:
 
     digest = assemble_week(articles, WEEK)
     source = render_mjml(digest, MASTHEAD, LOCALE)
-    node = time_node(source, args.runs)
+    node = time_node(source, runs, warmups)
     if node is None:
         print("node mjml vs mjml-python: skipped: node mjml not found "
               "(npm install --prefix /tmp/mjml-bench mjml)")
     else:
         node_ms = float(str(node["median_ms"]))
-        python_ms = time_python_compile(source, args.runs) * 1000
+        python_ms = time_python_compile(source, runs, warmups) * 1000
         print(f"node mjml {node['version']} ({node['node']}) vs mjml-python "
               f"{importlib.metadata.version('mjml-python')}, same MJML "
               f"({len(source.encode('utf-8')) / 1024:.0f} KB), in-process compile, median of "
-              f"{args.runs} after {WARMUPS}: {node_ms:.2f} ms vs {python_ms:.2f} ms, ratio "
+              f"{runs} after {warmups}: {node_ms:.2f} ms vs {python_ms:.2f} ms, ratio "
               f"{node_ms / python_ms:.1f} (expected >= 15); node's first compilation "
               f"{float(str(node['first_ms'])):.0f} ms; node HTML "
               f"{int(str(node['html_bytes'])) / 1024:.1f} KB, {node['errors']} validation "
               "errors")
 
-    readers = subscribers()
+    readers = subscribers(count)
     render_email(digest, MASTHEAD, LOCALE)  # warm
-    sends = sorted((send_by_variant(digest, readers) for _ in range(5)), key=lambda s: s[0])
+    sends = sorted((send_by_variant(digest, readers) for _ in range(sends_count)),
+                   key=lambda s: s[0])
     total, renders, compilations = sends[len(sends) // 2]
     assert all(s[2] == len(COUNTRY_SETS) for s in sends), sends
-    beyond = (total - renders) / SUBSCRIBERS
-    print(f"{SUBSCRIBERS:,} subscribers, {len(COUNTRY_SETS)} country sets, one render per set"
-          f" (median of 5): {total * 1000:.0f} ms in all; {compilations} MJML compilations, "
-          f"the {len(COUNTRY_SETS)} renders {renders * 1000:.0f} ms; "
+    beyond = (total - renders) / count
+    print(f"{count:,} subscribers, {len(COUNTRY_SETS)} country sets, one render per set"
+          f" (median of {sends_count}): {total * 1000:.0f} ms in all; {compilations} MJML "
+          f"compilations, the {len(COUNTRY_SETS)} renders {renders * 1000:.0f} ms; "
           f"{beyond * 1e6:.0f} µs per subscriber beyond them")
-    seconds, compiled = send_by_reader(digest, readers[:PER_READER_SAMPLE])
-    if seconds / PER_READER_SAMPLE * SUBSCRIBERS <= MAX_PER_READER_SECONDS:
-        rest, more = send_by_reader(digest, readers[PER_READER_SAMPLE:])
+    seconds, compiled = send_by_reader(digest, readers[:sample])
+    if seconds / sample * count <= MAX_PER_READER_SECONDS:
+        rest, more = send_by_reader(digest, readers[sample:])
         per_reader, how = seconds + rest, "all measured"
         compiled += more
-        assert compiled == SUBSCRIBERS
+        assert compiled == count
     else:
-        per_reader = seconds / PER_READER_SAMPLE * SUBSCRIBERS
-        how = f"{PER_READER_SAMPLE} measured, scaled"
-        assert compiled == PER_READER_SAMPLE
-    print(f"same send, one render per subscriber ({SUBSCRIBERS:,} MJML compilations, "
+        per_reader = seconds / sample * count
+        how = f"{sample} measured, scaled"
+        assert compiled == sample
+    print(f"same send, one render per subscriber ({count:,} MJML compilations, "
           f"{how}): {per_reader:.1f} s = "
-          f"{per_reader / total:.0f} x the per-set send; {SUBSCRIBERS:,} x the full week's "
-          f"compile alone: {compile_alone * SUBSCRIBERS:.1f} s")
+          f"{per_reader / total:.0f} x the per-set send; {count:,} x the full week's "
+          f"compile alone: {compile_alone * count:.1f} s")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 how long `/latest` and `/pays` take to handle on a 1,000,000-article store.
 
     python benchmarks/bench_telegram.py                   # both halves, about 2 min
-    python benchmarks/bench_telegram.py --quick           # 300 readers; about 45 s
+    python benchmarks/bench_telegram.py --quick           # both halves, small; about 3 s
+    python benchmarks/bench_telegram.py --readers 300     # a 300-reader broadcast; about 45 s
     python benchmarks/bench_telegram.py --skip-broadcast  # the latency half, about 30 s
     python benchmarks/bench_telegram.py --skip-broadcast --articles 100000 --calls 200
 
@@ -28,6 +29,11 @@ English or Russian. Each kind: its first call apart (cold caches), then N calls:
 garbage collections falling inside a call are counted. /latest is split between the calls
 that render a (language, sections) pair for the first time and those served from the
 bot's cache.
+
+`--quick` runs both halves on small sizes, for a smoke run (its figures mean little): a
+broadcast to 40 readers (about 60 messages, still paced by the double's 30/s), then a
+20,000-article store and 30 updates of each kind; `--readers`, `--articles` and `--calls`
+given with it win.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ from tests.fakes.telegram import FakeBotApi  # noqa: E402
 from tests.telegram_week import SETS, TOKEN, WEEK, telegram_store  # noqa: E402
 
 LIMIT = 30.0  # Telegram's messages a second for a bot, all chats together
+FULL = {"readers": 1500, "articles": 1_000_000, "calls": 1000}
+QUICK = {"readers": 40, "articles": 20_000, "calls": 30}  # --quick: a smoke run
 
 
 def broadcast(readers: int) -> None:
@@ -403,29 +411,41 @@ def report(kind: Kind) -> None:
         hits = [(sum(n for _, n in c), s * 1000) for s, c, f in
                 zip(kind.seconds[1:], kind.calls[1:], kind.fresh[1:], strict=True) if not f]
         times = sorted(s for _, s in hits)
-        slope, intercept = statistics.linear_regression([m for m, _ in hits],
-                                                        [s for _, s in hits])
+        if len({m for m, _ in hits}) > 1:
+            slope, intercept = statistics.linear_regression([m for m, _ in hits],
+                                                            [s for _, s in hits])
+            fit = (f", about {intercept:.2f} ms + {slope * 1000:.0f} µs per message sent "
+                   "(least squares)")
+        else:  # a small store (--quick): every /latest sent as many messages
+            fit = ""
+        fresh_times = (f"median {statistics.median(fresh):.1f} ms, max {fresh[-1]:.1f} ms"
+                       if fresh else "none")
+        cached = (f"median {statistics.median(times):.2f} ms, p99 "
+                  f"{quantile(times, 0.99):.2f} ms, max {times[-1]:.1f} ms{fit}"
+                  if times else "none")
         print(f"  of which {len(fresh)} rendered their (language, sections) for the first time:"
-              f" median {statistics.median(fresh):.1f} ms, max {fresh[-1]:.1f} ms; the "
-              f"{len(hits):,} others, from the cache: median {statistics.median(times):.2f} ms,"
-              f" p99 {quantile(times, 0.99):.2f} ms, max {times[-1]:.1f} ms, about "
-              f"{intercept:.2f} ms + {slope * 1000:.0f} µs per message sent (least squares)")
+              f" {fresh_times}; the {len(hits):,} others, from the cache: {cached}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="a broadcast to 300 readers instead of 1,500")
+                        help="both halves on small sizes, for a smoke run: 40 readers, "
+                        "20,000 articles, 30 calls")
     parser.add_argument("--skip-broadcast", action="store_true",
                         help="only the latency of /latest and /pays")
-    parser.add_argument("--articles", type=int, default=1_000_000,
+    parser.add_argument("--readers", type=int, default=None,
+                        help="Telegram readers of the broadcast (default 1,500)")
+    parser.add_argument("--articles", type=int, default=None,
                         help="articles in the latency store (default 1,000,000)")
-    parser.add_argument("--calls", type=int, default=1000,
+    parser.add_argument("--calls", type=int, default=None,
                         help="timed updates of each kind after the first (default 1,000)")
     args = parser.parse_args()
+    sizes = {name: given if (given := getattr(args, name)) is not None
+             else (QUICK if args.quick else FULL)[name] for name in FULL}
     if not args.skip_broadcast:
-        broadcast(300 if args.quick else 1500)
-    latency(args.articles, args.calls)
+        broadcast(sizes["readers"])
+    latency(sizes["articles"], sizes["calls"])
 
 
 if __name__ == "__main__":

@@ -116,18 +116,22 @@ def archived_weeks(digests_dir: Path, locale: str = "fr") -> list[ArchivedWeek]:
 
 
 def render_index(digests_dir: Path, newsletter_name: str, locale: str = "fr",
-                 page: str = "email.html", home: str | None = None) -> str:
-    """The archive's index page; each week links to `<week>/<page>`."""
+                 page: str = "email.html", home: str | None = None,
+                 templates: Path | None = None) -> str:
+    """The archive's index page; each week links to `<week>/<page>`. `templates` holds the
+    newsroom's template overrides, if any."""
     weeks = [{"href": f"{w.week}/{page}", "label": w.label, "count": w.count}
              for w in archived_weeks(digests_dir, locale)]
-    return environment(locale).get_template("web/index.html.j2").render(
+    return environment(locale, templates).get_template("web/index.html.j2").render(
         weeks=weeks, newsletter_name=newsletter_name, home=home)
 
 
-def write_index(digests_dir: Path, newsletter_name: str, locale: str = "fr") -> Path:
+def write_index(digests_dir: Path, newsletter_name: str, locale: str = "fr",
+                templates: Path | None = None) -> Path:
     """`digests/index.html`: every archived week, newest first, linking its web version."""
     return write_atomically(digests_dir / "index.html",
-                            render_index(digests_dir, newsletter_name, locale))
+                            render_index(digests_dir, newsletter_name, locale,
+                                         templates=templates))
 
 
 def write_atomically(path: Path, text: str) -> Path:

@@ -57,6 +57,7 @@ class Settings:
     mail_unsubscribe: str | None
     newsletter_name: str
     postal_address: str
+    templates_dir: Path | None
     secret_key: str | None
     telegram_bot_token: str | None
     telegram_api_url: str
@@ -92,6 +93,7 @@ class Settings:
             mail_unsubscribe=read("MAIL_UNSUBSCRIBE", "", parse_optional_email) or None,
             newsletter_name=read("BOT_NEWSLETTER_NAME", "Nouvelles d'Asie centrale", parse_text),
             postal_address=read("BOT_POSTAL_ADDRESS", "", parse_single_line),
+            templates_dir=read("BOT_TEMPLATES_DIR", "", parse_optional_folder),
             secret_key=read("BOT_SECRET_KEY", "", parse_secret) or None,
             telegram_bot_token=read("TELEGRAM_BOT_TOKEN", "", parse_token) or None,
             telegram_api_url=read("TELEGRAM_API_URL", "https://api.telegram.org/bot",
@@ -118,6 +120,7 @@ ENV_NAMES = {
     "web_port": "BOT_WEB_PORT", "smtp_url": "SMTP_URL", "outbox": "BOT_OUTBOX",
     "mail_from": "MAIL_FROM", "mail_unsubscribe": "MAIL_UNSUBSCRIBE",
     "newsletter_name": "BOT_NEWSLETTER_NAME", "postal_address": "BOT_POSTAL_ADDRESS",
+    "templates_dir": "BOT_TEMPLATES_DIR",
     "secret_key": "BOT_SECRET_KEY", "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
     "telegram_api_url": "TELEGRAM_API_URL", "telegram_channel": "TELEGRAM_CHANNEL",
     "telegram_admins": "TELEGRAM_ADMINS", "email_rate": "BOT_EMAIL_RATE",
@@ -185,6 +188,17 @@ def parse_path(value: str) -> Path:
     if "\x00" in value:
         raise ValueError("must be a file path")
     return Path(value).expanduser()
+
+
+def parse_optional_folder(value: str) -> Path | None:
+    """An existing folder, or None when unset: a misspelt folder fails at start rather than
+    quietly rendering the shipped templates."""
+    if not value:
+        return None
+    folder = parse_path(value)
+    if not folder.is_dir():
+        raise ValueError("must be an existing folder")
+    return folder
 
 
 def parse_timezone(value: str) -> ZoneInfo:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.errors import InputError
-from bot.tagging.text import fold
+from bot.folding import fold
 
 
 class Country(enum.StrEnum):

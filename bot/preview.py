@@ -39,7 +39,7 @@ class Preview:
 
 def masthead(settings: Settings, week: IsoWeek) -> Masthead:
     return Masthead(settings.newsletter_name, archive_url(settings, week),
-                    settings.postal_address)
+                    settings.postal_address, settings.templates_dir)
 
 
 def archive_url(settings: Settings, week: IsoWeek) -> str:
@@ -57,5 +57,6 @@ def preview_week(store: Store, settings: Settings, week: IsoWeek,
     if not digest.is_empty:
         folder = week_folder(settings.digests_dir, week, countries)
         files = write_week(folder, digest, email, settings.public_url.rstrip("/") + "/", parts)
-        files.append(write_index(settings.digests_dir, settings.newsletter_name))
+        files.append(write_index(settings.digests_dir, settings.newsletter_name,
+                                 templates=settings.templates_dir))
     return Preview(found, digest, email, parts, files)

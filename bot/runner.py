@@ -17,10 +17,12 @@ from typing import Any
 import schedule
 
 from bot.archive import digest_for_week
-from bot.channels.email import open_transport
 from bot.config import Settings
+from bot.delivery.email import EmailSend
+from bot.delivery.ledger import dead_holders, holder_name
+from bot.delivery.mail_transport import open_transport
+from bot.delivery.weeks import begin_send, email_job, mark_if_sent, telegram_job
 from bot.digest import IsoWeek
-from bot.dispatch import EmailSend, dead_holders, holder_name
 from bot.errors import BotError
 from bot.ingest import load
 from bot.store import open_store
@@ -150,8 +152,6 @@ class Runner:
 
     async def send(self, week: IsoWeek) -> None:
         """Freeze and send one week on every configured channel."""
-        from bot.sending import begin_send, email_job, mark_if_sent
-
         settings, now = self.settings, self.clock()
         with open_store(settings.database) as store:
             found = digest_for_week(store, week, now, settings.timezone)
@@ -170,8 +170,7 @@ class Runner:
         self.senders.append(email)
         jobs: list[Callable[[], Awaitable[Any]]] = [lambda: asyncio.to_thread(email.run)]
         if settings.telegram_bot_token:
-            from bot.channels.telegram import TelegramSend
-            from bot.sending import telegram_job
+            from bot.delivery.telegram import TelegramSend
 
             telegram = TelegramSend(settings.database, str(week), found.digest,
                                     telegram_job(settings), self.clock, catch_signals=False)

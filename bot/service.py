@@ -16,8 +16,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from bot.channels.email import open_transport
 from bot.config import Settings
+from bot.delivery.mail_transport import open_transport
 from bot.redact import redact_secrets
 from bot.runner import Notify, Runner
 from bot.web import server_config

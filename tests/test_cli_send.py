@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bot.dispatch import RateLimiter
+from bot.delivery.email import RateLimiter
 from tests.conftest import NOW, SAMPLE, Bot
 from tests.fakes.smtp import SmtpServer
 

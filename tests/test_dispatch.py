@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from bot.archive import digest_for_week
-from bot.channels.email import DeliveryError
+from bot.delivery.email import EmailJob, EmailSend
+from bot.delivery.ledger import dead_holders
+from bot.delivery.mail_transport import DeliveryError
 from bot.digest import IsoWeek
-from bot.dispatch import EmailJob, EmailSend, dead_holders
 from bot.ingest import load
 from bot.mail import Sender, Wire
 from bot.model import Channel, Country, Status
@@ -259,7 +260,7 @@ def test_two_senders_at_once_send_each_message_once(ledger: Path) -> None:
     now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731 - the real clock, real waits
     senders = [EmailSend(ledger, str(WEEK), digest, job, transport, now) for _ in range(2)]
     for sender in senders:  # two processes would differ by pid: give them different names
-        sender.holder += f"-{id(sender)}"
+        sender.ledger.holder += f"-{id(sender)}"
     threads = [threading.Thread(target=s.run) for s in senders]
     for thread in threads:
         thread.start()

@@ -461,7 +461,7 @@ def test_hostile_text_in_telegram() -> None:
 
 # -- catalogs -----------------------------------------------------------------------------
 
-LOCALES = ROOT / "bot" / "locales"
+LOCALES = ROOT / "locales"
 
 
 def catalog(path: Path, locale: str | None = None) -> Catalog:

@@ -22,16 +22,16 @@ from pathlib import Path
 import pytest
 
 from bot.archive import digest_for_week
-from bot.channels.email import Smtp
 from bot.config import Settings
+from bot.delivery.email import EmailSend
+from bot.delivery.mail_transport import Smtp
+from bot.delivery.weeks import email_job
 from bot.digest import IsoWeek
-from bot.dispatch import EmailSend
 from bot.ingest import load
 from bot.mail import Wire
 from bot.model import Channel, Status
 from bot.render.telegram import render_telegram
 from bot.runner import LEASE, LEASE_TTL, Runner
-from bot.sending import email_job
 from bot.store import ArticleQuery, open_store
 from bot.subscribers import NewSubscriber
 from bot.timing import Action, plan

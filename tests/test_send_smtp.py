@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from bot.archive import digest_for_week
-from bot.channels.email import Smtp
+from bot.delivery.email import EmailJob, EmailSend
+from bot.delivery.mail_transport import Smtp
 from bot.digest import IsoWeek
-from bot.dispatch import EmailJob, EmailSend
 from bot.ingest import load
 from bot.mail import Sender
 from bot.model import Channel, Status
@@ -97,7 +97,7 @@ def test_a_server_down_at_start_is_waited_for(tmp_path: Path,
     server = SmtpServer().start()
     server.stop()  # down, its port known
     threading.Timer(1.0, server.start).start()
-    caplog.set_level(logging.INFO, logger="bot.dispatch")
+    caplog.set_level(logging.INFO, logger="bot.delivery")
     try:
         _send(database, server)
         assert server.count_by_recipient() == Counter({r: 1 for r in readers})

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.folding import words
 from bot.ingest import load
 from bot.model import Country, DateSource
 from bot.tagging.countries import classify
 from bot.tagging.dates import DatedText, assign_dates, find_dates
-from bot.tagging.text import words
 from tests.conftest import SAMPLE, TODAY
 
 PARIS = __import__("zoneinfo").ZoneInfo("Europe/Paris")

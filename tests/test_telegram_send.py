@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram import Pace, TelegramJob, TelegramSend
+from bot.delivery.bot_api import Pace
+from bot.delivery.telegram import TelegramJob, TelegramSend
 from bot.digest import Digest
 from bot.model import Channel, Status
 from bot.render.telegram import TelegramPart, render_telegram
@@ -75,7 +76,7 @@ def statuses(database: Path) -> collections.Counter[str]:
 def test_a_broadcast_reaches_everyone_in_order_past_blocks_and_429s(tmp_path: Path) -> None:
     database, digest, chats = telegram_store(tmp_path, 300, per_country=4)
     with open_store(database) as store:  # the channel is a subscriber like any other
-        from bot.sending import enroll_channel
+        from bot.delivery.weeks import enroll_channel
         enroll_channel(store, "@asiecentrale", NOW)
     blocked = set(random.Random(5).sample(chats, 15))
     # The double at 120 messages/s (and our pace with it) keeps the test short; the

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.email import DeliveryError, Outbox, Smtp, TransportError
+from bot.delivery.mail_transport import DeliveryError, Outbox, Smtp, TransportError
 from bot.digest import Digest, IsoWeek, Item, Section
 from bot.errors import InputError
 from bot.mail import (

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.channels.email import DeliveryError, Smtp, TransportError
+from bot.delivery.mail_transport import DeliveryError, Smtp, TransportError
 from tests.fakes.smtp import Login, SmtpServer
 
 USER = "lettre@relay.example.fr"

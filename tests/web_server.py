@@ -18,8 +18,8 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.channels.email import Outbox
 from bot.config import Settings
+from bot.delivery.mail_transport import Outbox
 from bot.web import create_app, server_config
 
 SECRET = "a-test-secret-that-is-long-enough"

@@ -32,12 +32,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.channels.telegram import NO_PREVIEW, retry_seconds
 from bot.chat import sections, words
 from bot.chat.digests import LatestDigest, coming_digest, preview_messages
 from bot.chat.sections import Follow, ShowList, ShowSection, View
 from bot.chat.words import _
 from bot.config import Settings
+from bot.delivery.bot_api import NO_PREVIEW, retry_seconds
 from bot.digest import IsoWeek
 from bot.errors import ConfigError
 from bot.model import Channel, Country, Status, Subscriber

@@ -14,12 +14,12 @@ from html import escape
 
 from bot.chat.words import _, html, say
 from bot.errors import InputError
+from bot.folding import fold
 from bot.model import Article, Country, parse_country
 from bot.render.blocks import safe_url
 from bot.render.i18n import LOCALES, country_name, format_day, translate_plural
 from bot.render.telegram import utf16_length
 from bot.render.typography import french_typography
-from bot.tagging.text import fold
 
 SECTIONS: tuple[Country, ...] = (Country.KZ, Country.KG, Country.UZ, Country.TJ, Country.TM,
                                  Country.REGION)

@@ -18,12 +18,12 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.errors import InputError, RecordError
+from bot.folding import words
 from bot.ingest.parsed import ParseResult
 from bot.ingest.source import Source, read_source
 from bot.model import ArticleDraft, Country, NewArticle
 from bot.tagging.countries import classify_words, subject_positions
 from bot.tagging.dates import DatedText, DateMention, date_stream, find_dates
-from bot.tagging.text import words
 
 FORMATS = ("listing", "feed", "jsonl")
 

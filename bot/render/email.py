@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 from mjml import mjml2html
 
@@ -24,6 +25,7 @@ class Masthead:
     newsletter_name: str
     archive_url: str  # the web version of this week
     postal_address: str = ""
+    templates: Path | None = None  # the newsroom's template overrides (BOT_TEMPLATES_DIR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +55,23 @@ class RenderedEmail:
 
 def render_mjml(digest: Digest, masthead: Masthead, locale: str) -> str:
     """The MJML source of the email (kept apart so benchmarks can time compilation)."""
-    return _mjml(_context(digest, masthead, locale), locale)
+    return _mjml(_context(digest, masthead, locale), masthead, locale)
 
 
 def render_email(digest: Digest, masthead: Masthead, locale: str = "fr") -> RenderedEmail:
     locale = normalize_locale(locale)
     context = _context(digest, masthead, locale)
-    html = mjml2html(_mjml(context, locale))
-    text = environment(locale).get_template("email/digest.txt.j2").render(context)
+    html = mjml2html(_mjml(context, masthead, locale))
+    text = environment(locale, masthead.templates).get_template(
+        "email/digest.txt.j2").render(context)
     return RenderedEmail(str(context["subject"]), str(context["preheader"]), html, text, locale,
                          (str(context["unsubscribe_placeholder"]),
                           str(context["preferences_placeholder"])))
 
 
-def _mjml(context: dict[str, object], locale: str) -> str:
-    return environment(locale).get_template("email/digest.mjml.j2").render(context)
+def _mjml(context: dict[str, object], masthead: Masthead, locale: str) -> str:
+    return environment(locale, masthead.templates).get_template(
+        "email/digest.mjml.j2").render(context)
 
 
 def _context(digest: Digest, masthead: Masthead, locale: str) -> dict[str, object]:

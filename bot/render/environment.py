@@ -1,6 +1,10 @@
-"""The Jinja2 environments: one per locale, templates from `bot/templates/`.
+"""The Jinja2 environments: one per locale and override folder, templates from `templates/`
+(see `bot.shipped`).
 
-Autoescape is on for every markup template (`.mjml.j2`, `.html.j2`) and off for plain text.
+A newsroom's override folder (`BOT_TEMPLATES_DIR`) is searched first: a file there replaces the
+shipped one of the same relative name (`email/masthead.mjml.j2`, `web/base.html.j2`), and every
+other name still comes from the shipped templates. Autoescape goes by the name, so it is on for
+every markup template (`.mjml.j2`, `.html.j2`), overridden or not, and off for plain text.
 Article content only ever enters as variables: it is never compiled as a template.
 """
 
@@ -8,19 +12,23 @@ from __future__ import annotations
 
 import functools
 import textwrap
+from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from bot.model import Country
 from bot.render.i18n import country_name, normalize_locale, translations
 from bot.render.typography import french_typography
+from bot.shipped import templates_dir
 
 
 @functools.cache
-def environment(locale: str) -> Environment:
+def environment(locale: str, overrides: Path | None = None) -> Environment:
+    """The environment of `locale`; templates in `overrides` win over the shipped ones."""
     locale = normalize_locale(locale)
-    env = Environment(loader=PackageLoader("bot", "templates"), autoescape=select_autoescape(
+    folders = [*([overrides] if overrides is not None else []), templates_dir()]
+    env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(
         enabled_extensions=("mjml.j2", "html.j2"), disabled_extensions=("txt.j2",),
         default_for_string=True, default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,

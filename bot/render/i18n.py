@@ -1,7 +1,7 @@
 """Words a reader sees: gettext catalogs (French is the source language) and Babel dates.
 
-Catalogs are the `.po` files under `bot/locales/`, compiled in memory on first use, so a
-checkout and a wheel read the same files and nothing generated is committed.
+Catalogs are the `.po` files of `locales/` (see `bot.shipped`), compiled in memory on first
+use, so a checkout and a wheel read the same files and nothing generated is committed.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import io
 import re
-from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, get_day_names, get_timezone_location
@@ -20,6 +19,7 @@ from babel.support import NullTranslations, Translations
 
 from bot.digest import IsoWeek
 from bot.model import Country
+from bot.shipped import locales_dir
 
 LOCALES = ("fr", "en", "ru")
 DEFAULT_LOCALE = "fr"
@@ -34,7 +34,7 @@ def normalize_locale(value: str | None) -> str:
 @functools.cache
 def translations(locale: str) -> NullTranslations:
     """The catalog of `locale`, compiled from its `.po` file."""
-    po = files("bot") / "locales" / normalize_locale(locale) / "LC_MESSAGES" / "messages.po"
+    po = locales_dir() / normalize_locale(locale) / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as handle:
         catalog = read_po(handle, locale=normalize_locale(locale))
     compiled = io.BytesIO()

@@ -7,9 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from bot.folding import words
 from bot.model import Country
 from bot.tagging.gazetteer import Entry, Kind, entries
-from bot.tagging.text import words
 
 TITLE_WEIGHT = 3  # a mention in the title says more about the subject than one in the lead
 _REGION = Country.REGION.value
@@ -137,7 +137,7 @@ def subject_positions(title: str, title_words: list[str]) -> frozenset[int]:
 
 def classify_words(title_words: list[str], lead_words: list[str],
                    subjects: frozenset[int] = frozenset({0})) -> CountryTag:
-    """`classify` on words already folded by `bot.tagging.text.words`; `subjects` are the
+    """`classify` on words already folded by `bot.folding.words`; `subjects` are the
     title's subject positions (see `subject_positions`)."""
     title_mentions = find_mentions(title_words)
     lead_mentions = find_mentions(lead_words)

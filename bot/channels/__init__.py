@@ -1,1 +1,0 @@
-"""The network: email transports here, Telegram in `telegram.py`."""
