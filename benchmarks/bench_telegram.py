@@ -1,6 +1,9 @@
 """Telegram: the broadcast's pace against a Bot API that enforces 30 messages a second, and
 how long `/latest` and `/pays` take to handle on a 1,000,000-article store.
 
+Long because its two halves (the broadcast's pace, the commands' latency on a
+1,000,000-article store) share the store, the Bot API double and the report.
+
     python benchmarks/bench_telegram.py                   # both halves, about 2 min
     python benchmarks/bench_telegram.py --quick           # both halves, small; about 3 s
     python benchmarks/bench_telegram.py --readers 300     # a 300-reader broadcast; about 45 s

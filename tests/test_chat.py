@@ -1,7 +1,11 @@
 """The Telegram bot's conversation: pure helpers first, then every command through the real
 python-telegram-bot stack polling the loopback Bot API double (tests/fakes/telegram.py), with
 a real SQLite store and a pinned clock (Wednesday 9 April 2025: the current week is
-2025-W15, the last complete one 2025-W14)."""
+2025-W15, the last complete one 2025-W14).
+
+Long because the conversation is one room: every command is tested through the same running
+bot, store and clock fixtures defined here, which split files would repeat.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The email as readers see it: Debian's Chromium, driven by Playwright, opens the rendered
 `email.html` on a 320 px phone and a 1024 px desktop, in light and dark mode.
 
+Long because one Chromium session serves every width and colour scheme, and the page
+measurements they share are helpers of this file.
+
 - 320 px: the page does not scroll sideways, no text is clipped by a box that hides its
   overflow, no text runs off the screen, and a 120-character unbroken word wraps.
 - 1024 px: the content column is at most 600 px wide.

@@ -1,5 +1,9 @@
 """The loopback Bot API double (tests/fakes/telegram.py) behaves like Telegram, as seen by
-the real python-telegram-bot stack over HTTP."""
+the real python-telegram-bot stack over HTTP.
+
+Long because it holds the double to Telegram's rules one by one: every limit and error text
+of tests/fakes/telegram.py, each a short test.
+"""
 
 from __future__ import annotations
 

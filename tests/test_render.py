@@ -1,5 +1,9 @@
 """Rendering a digest: dates and week labels, French typography, the email (MJML) and its
-plain-text part, Telegram messages, hostile text, and the gettext catalogs."""
+plain-text part, Telegram messages, hostile text, and the gettext catalogs.
+
+Long because every format of one digest is checked against the same fixtures: dates,
+typography, email, text, Telegram, hostile text and catalogs.
+"""
 
 from __future__ import annotations
 

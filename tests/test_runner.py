@@ -1,6 +1,10 @@
 """`bot run`'s schedule in process (bot/runner.py) with a pinned clock: catch-up inside and
 outside BOT_CATCHUP, an interrupted send resumed, an empty week, the sender's lease, a clean
-stop, and feed polling against a real local HTTP server."""
+stop, and feed polling against a real local HTTP server.
+
+Long because the schedule is one table of cases, each needing the same pinned clock, store,
+SMTP server and Bot API double set up here.
+"""
 
 from __future__ import annotations
 

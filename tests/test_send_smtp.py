@@ -19,6 +19,7 @@ import pytest
 
 from bot.archive import digest_for_week
 from bot.delivery.email import EmailJob, EmailSend
+from bot.delivery.ledger import Retries
 from bot.delivery.mail_transport import Smtp
 from bot.digest import IsoWeek
 from bot.ingest import load
@@ -40,8 +41,7 @@ def _job(**changes: object) -> EmailJob:
         sender=Sender("Nouvelles <digest@example.org>", "Nouvelles"),
         masthead=Masthead("Nouvelles", "https://ex.org/archive/2025-W14/"),
         public_url="https://ex.org", secret=SECRET, rate=1000.0, concurrency=4,
-        first_retry=dt.timedelta(milliseconds=50), last_retry=dt.timedelta(milliseconds=400),
-        max_attempts=30)
+        retries=Retries(dt.timedelta(milliseconds=50), dt.timedelta(milliseconds=400), 30))
     values.update(changes)
     return EmailJob(**values)  # type: ignore[arg-type]
 

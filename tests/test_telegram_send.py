@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.bot_api import Pace
+from bot.delivery.ledger import Retries
 from bot.delivery.telegram import TelegramJob, TelegramSend
 from bot.digest import Digest
 from bot.model import Channel, Status
@@ -34,7 +35,7 @@ NAME = "Nouvelles d'Asie centrale"
 
 
 def job(api: FakeBotApi, **changes: object) -> TelegramJob:
-    base = TelegramJob(TOKEN, api.url, NAME, first_retry=dt.timedelta(milliseconds=200))
+    base = TelegramJob(TOKEN, api.url, NAME, retries=Retries(first=dt.timedelta(milliseconds=200)))
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 

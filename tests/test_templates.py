@@ -91,6 +91,24 @@ def test_values_stay_escaped_in_an_overriding_template(
     assert 'alt="Nouvelles &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Cie&#34;"' in html
 
 
+def test_a_footer_without_the_unsubscribe_link_is_refused(bot: Bot, tmp_path: Path) -> None:
+    folder = tmp_path / "newsroom-templates"
+    (folder / "email").mkdir(parents=True)
+    shipped = (templates_dir() / "email" / "footer.mjml.j2").read_text(encoding="utf-8")
+    assert "{{ unsubscribe_placeholder }}" in shipped
+    (folder / "email" / "footer.mjml.j2").write_text(
+        shipped.replace("{{ unsubscribe_placeholder }}", "https://example.org/"),
+        encoding="utf-8")
+    assert bot("import", str(SAMPLE)).exit_code == 0
+    result = bot("preview", "--week", "2025-W14", BOT_DIGESTS_DIR=str(tmp_path / "digests"),
+                 BOT_TEMPLATES_DIR=str(folder))
+    assert result.exit_code == 2
+    assert result.stderr == ("error: email/footer.mjml.j2 (BOT_TEMPLATES_DIR) must keep "
+                             "{{ unsubscribe_placeholder }}: each reader's own link goes "
+                             "there\n")
+    assert not (tmp_path / "digests" / "2025-W14" / "email.html").exists()
+
+
 def test_the_environment_is_one_per_locale_and_folder(newsroom: Path) -> None:
     digest = digest_of(item(1, url="https://ex.org/1"))
     plain = Masthead("Nouvelles", "https://ex.org/archive/2025-W14/")

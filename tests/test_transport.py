@@ -1,5 +1,9 @@
 """Email transports: the SMTP relay against a real server on 127.0.0.1 (tests/fakes/smtp.py)
-told to refuse, fail or hang up; the outbox folder; and the messages bot.mail builds."""
+told to refuse, fail or hang up; the outbox folder; and the messages bot.mail builds.
+
+Long because each way a relay fails (refusals, hang-ups, timeouts, logins, SMTPUTF8) is a
+case against the same misbehaving server fixture.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The readers' web pages: Starlette's TestClient (and, for raw paths and logs, a real uvicorn)
 over a real SQLite store in tmp_path and the outbox transport in tmp_path.
 
+Long because every page is tested against the same app, store and clock fixtures: routes,
+tokens, form limits, headers and logs.
+
 Subscribe, confirm, unsubscribe (RFC 8058), preferences, the archive; the same answer for
 every address; tokens checked for purpose and tampering; hostile forms and paths refused
 with a French page and the store left as it was; nothing secret in any log line."""

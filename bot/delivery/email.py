@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.delivery.ledger import Clock, Ledger, Retries, SendReport
+from bot.delivery.ledger import RETRIES, Clock, Ledger, Retries, SendReport
 from bot.delivery.mail_transport import DeliveryError, Transport
 from bot.digest import Digest
 from bot.links import reader_links
@@ -40,13 +40,7 @@ class EmailJob:
     rate: float = 10.0  # messages per second, all workers together
     concurrency: int = 2
     lease: dt.timedelta = dt.timedelta(minutes=5)
-    first_retry: dt.timedelta = dt.timedelta(seconds=30)
-    last_retry: dt.timedelta = dt.timedelta(minutes=30)
-    max_attempts: int = 8
-
-    @property
-    def retries(self) -> Retries:
-        return Retries(self.first_retry, self.last_retry, self.max_attempts)
+    retries: Retries = RETRIES
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,9 @@ class Retries:
     max_attempts: int = 8
 
 
+RETRIES = Retries()  # both channels' default
+
+
 def backoff(attempts: int, first: dt.timedelta, last: dt.timedelta) -> dt.timedelta:
     """The wait before the next attempt: `first`, doubling at each attempt, up to `last`."""
     doubled: dt.timedelta = first * (2 ** max(attempts - 1, 0))

@@ -22,7 +22,7 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, TelegramError
 
 from bot.delivery.bot_api import Sender, open_bot
-from bot.delivery.ledger import Clock, Ledger, Retries, SendReport
+from bot.delivery.ledger import RETRIES, Clock, Ledger, Retries, SendReport
 from bot.digest import Digest
 from bot.errors import BotError
 from bot.model import Channel, Country, Status, Subscriber
@@ -44,13 +44,7 @@ class TelegramJob:
     group_gap: float = 3.0  # seconds between two messages to one group or channel
     concurrency: int = 32  # chats written to at once
     lease: dt.timedelta = dt.timedelta(minutes=10)
-    first_retry: dt.timedelta = dt.timedelta(seconds=30)
-    last_retry: dt.timedelta = dt.timedelta(minutes=30)
-    max_attempts: int = 8
-
-    @property
-    def retries(self) -> Retries:
-        return Retries(self.first_retry, self.last_retry, self.max_attempts)
+    retries: Retries = RETRIES
 
 
 @contextlib.asynccontextmanager

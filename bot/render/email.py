@@ -11,6 +11,7 @@ from pathlib import Path
 from mjml import mjml2html
 
 from bot.digest import Digest, digest_to_json
+from bot.errors import ConfigError
 from bot.render.blocks import digest_blocks, preheader, title_line
 from bot.render.environment import environment
 from bot.render.i18n import normalize_locale, week_label
@@ -64,9 +65,20 @@ def render_email(digest: Digest, masthead: Masthead, locale: str = "fr") -> Rend
     html = mjml2html(_mjml(context, masthead, locale))
     text = environment(locale, masthead.templates).get_template(
         "email/digest.txt.j2").render(context)
+    _check_links(html, text, context)
     return RenderedEmail(str(context["subject"]), str(context["preheader"]), html, text, locale,
                          (str(context["unsubscribe_placeholder"]),
                           str(context["preferences_placeholder"])))
+
+
+def _check_links(html: str, text: str, context: dict[str, object]) -> None:
+    """Every reader's email carries their unsubscribe and preferences links: a newsroom's
+    template (BOT_TEMPLATES_DIR) that left a placeholder out must not send mail without."""
+    for name, part in (("email/footer.mjml.j2", html), ("email/digest.txt.j2", text)):
+        for key in ("unsubscribe_placeholder", "preferences_placeholder"):
+            if str(context[key]) not in part:
+                raise ConfigError(f"{name} (BOT_TEMPLATES_DIR) must keep "
+                                  f"{{{{ {key} }}}}: each reader's own link goes there")
 
 
 def _mjml(context: dict[str, object], masthead: Masthead, locale: str) -> str:

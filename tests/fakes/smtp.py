@@ -1,5 +1,8 @@
 """A real SMTP server on 127.0.0.1 for the tests (aiosmtpd), that can be told to misbehave.
 
+Long because it is one server: its fault injection, TLS and the record of what it received
+share one state.
+
     with SmtpServer(seed=1) as server:          # or the `smtp_server` fixture
         server.data_failure_rate = 0.2          # 421/451 after the body of 1 DATA in 5
         server.reject = {"gone@example.org"}    # 550 at RCPT
