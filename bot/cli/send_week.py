@@ -53,8 +53,7 @@ def send_command(settings: Settings, clock: Clock, week_text: str, to: str | Non
         else:
             send_test_copy(settings, clock, week, digest, normalize_email(to))
         return
-    wanted = [Channel.EMAIL] if channel == "email" else [] if channel == "telegram" else \
-        [Channel.EMAIL]
+    wanted = [] if channel == "telegram" else [Channel.EMAIL]
     if channel in {"telegram", "all"} and telegram_on:
         wanted.append(Channel.TELEGRAM)
     if dry_run:

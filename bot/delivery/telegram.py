@@ -136,12 +136,12 @@ class TelegramSend:
     async def deliver(self, sender: Sender, store: Store, claim: Claim) -> None:
         subscriber = store.get_subscriber(claim.subscriber_id)
         if subscriber.status is not Status.ACTIVE:
-            self.finish(store, claim, "skipped", error=f"subscriber is {subscriber.status}")
+            self.ledger.finish(store, claim, "skipped", error=f"subscriber is {subscriber.status}")
             return
         parts = self.parts(subscriber)
         if not parts:
-            self.finish(store, claim, "skipped",
-                        error="no articles this week in the sections followed")
+            self.ledger.finish(store, claim, "skipped",
+                               error="no articles this week in the sections followed")
             return
         for index in range(claim.parts_sent, len(parts)):
             if self.stop.is_set():
@@ -157,25 +157,19 @@ class TelegramSend:
                 else:
                     log.warning("delivery %d: Telegram refused part %d of %d (%s)", claim.id,
                                 index + 1, len(parts), exc.message)
-                    self.finish(store, claim, "failed", parts_sent=index,
-                                error=f"part {index + 1}: {exc.message}")
+                    self.ledger.finish(store, claim, "failed", parts_sent=index,
+                                       error=f"part {index + 1}: {exc.message}")
                 return
             except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, dropped connections
-                self.later(store, claim, index, exc.message)
+                self.ledger.later(store, claim, exc.message, parts_sent=index)
                 return
             store.record_parts(claim, index + 1, self.clock())
-        self.finish(store, claim, "sent", parts_sent=len(parts))
+        self.ledger.finish(store, claim, "sent", parts_sent=len(parts))
 
     def gone(self, store: Store, claim: Claim, subscriber: Subscriber, reason: str) -> None:
         """The chat blocked the bot, is deactivated or does not exist: stop writing to it."""
         log.info("delivery %d: %s; subscriber %d blocked", claim.id, reason, subscriber.id)
-        self.finish(store, claim, "failed", error=reason, subscriber_status=Status.BLOCKED)
-
-    def later(self, store: Store, claim: Claim, parts_sent: int, reason: str) -> None:
-        self.ledger.later(store, claim, reason, parts_sent=parts_sent)
-
-    def finish(self, store: Store, claim: Claim, status: str, **details: object) -> None:
-        self.ledger.finish(store, claim, status, **details)
+        self.ledger.finish(store, claim, "failed", error=reason, subscriber_status=Status.BLOCKED)
 
 
 async def send_test_copy(job: TelegramJob, chat: str, parts: list[TelegramPart]) -> int:
