@@ -174,7 +174,8 @@ def render_week(articles: list[Article]) -> tuple[Digest, str, str, int]:
     """What a week's publication renders: the digest, email HTML and text, Telegram parts."""
     digest = assemble_week(articles, WEEK)
     rendered = render_email(digest, MASTHEAD, LOCALE)
-    parts = render_telegram(digest, MASTHEAD.newsletter_name, LOCALE)
+    parts = render_telegram(digest, MASTHEAD.newsletter_name, LOCALE,
+                            archive_url=MASTHEAD.archive_url)
     return digest, rendered.html, rendered.text, len(parts)
 
 

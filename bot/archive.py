@@ -1,6 +1,8 @@
-"""A week's digest as the store and the `digests/` folder keep it: freezing, and the files a
-preview or a send leaves (`digest.json`, `email.html`, `email.txt`, `telegram-NN.html`,
-`index.html`). Every file is written whole or not at all (temp file, then rename)."""
+"""A week's digest as the store and the `digests/` folder keep it: freezing, and the files
+of a week (`digest.json`, `email.html`, `email.txt`, `telegram-NN.html`) with the folder's
+`index.html`. A send publishes them in `digests/<week>/`; a preview writes them under
+`digests/previews/`, which is not served. Every file is written whole or not at all (temp
+file, then rename)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from bot.digest import (
 )
 from bot.errors import BotError, StoreError
 from bot.model import Country
-from bot.render.email import RenderedEmail
 from bot.render.environment import environment
 from bot.render.i18n import week_label
 from bot.render.telegram import TelegramPart
@@ -46,21 +47,31 @@ class WeekDigest:
         return self.stored is not None and self.stored.is_final
 
 
-def digest_for_week(store: Store, week: IsoWeek, now: dt.datetime, tz: ZoneInfo) -> WeekDigest:
-    """The digest of `week`: the sent one if it was sent; else assembled from the store, and
-    frozen (store row) when the week is over, so that what is previewed is what goes out."""
-    stored = store.get_digest(str(week))
-    if stored is not None and stored.is_final:
-        return WeekDigest(digest_from_json(stored.snapshot), stored)
-    articles = store.list_articles(ArticleQuery(since=week.monday, until=week.next_monday))
-    digest = assemble_week(articles, week)
-    if digest.is_empty or now < week.window(tz)[1]:
-        return WeekDigest(digest, None)
-    digest = replace(digest, frozen_at=now)
+def digest_for_week(store: Store, week: IsoWeek, now: dt.datetime, tz: ZoneInfo, *,
+                    article_link: str | None = None) -> WeekDigest:
+    """The digest of `week` as a send needs it: the sent one if it was sent; else assembled
+    from the store, and frozen (store row) when the week is over. Only a send calls this:
+    what readers get is frozen by its send, never by a preview."""
+    shown = show_week(store, week, now, tz, article_link=article_link)
+    if shown.stored is not None or shown.digest.is_empty or now < week.window(tz)[1]:
+        return shown
+    digest = replace(shown.digest, frozen_at=now)
     stored = store.save_digest(str(week), digest_to_json(digest), SCHEMA_VERSION, now)
     if stored.is_final:  # another process started sending it meanwhile: that one stands
         return WeekDigest(digest_from_json(stored.snapshot), stored)
     return WeekDigest(digest, stored)
+
+
+def show_week(store: Store, week: IsoWeek, now: dt.datetime, tz: ZoneInfo, *,
+              article_link: str | None = None) -> WeekDigest:
+    """The digest of `week` as a preview shows it, storing nothing: the sent one if it was
+    sent (or is being sent), else assembled from the store as it stands, the articles
+    without a URL linked by `article_link` (BOT_ARTICLE_LINK) when it is set."""
+    stored = store.get_digest(str(week))
+    if stored is not None and stored.is_final:
+        return WeekDigest(digest_from_json(stored.snapshot), stored)
+    articles = store.list_articles(ArticleQuery(since=week.monday, until=week.next_monday))
+    return WeekDigest(assemble_week(articles, week, article_link=article_link), None)
 
 
 def week_folder(digests_dir: Path, week: IsoWeek, countries: frozenset[Country]) -> Path:
@@ -70,11 +81,10 @@ def week_folder(digests_dir: Path, week: IsoWeek, countries: frozenset[Country])
     return folder
 
 
-def write_week(folder: Path, digest: Digest, email: RenderedEmail, front_page: str,
+def write_week(folder: Path, digest: Digest, web_html: str, web_text: str,
                parts: list[TelegramPart]) -> list[Path]:
-    """Write a week's files (the email's reader links pointing at `front_page`); returns
-    their paths. Old Telegram parts are removed."""
-    web_html, web_text = email.personalize(front_page, front_page)
+    """Write a week's files (the email as a web page and as text, the Telegram parts);
+    returns their paths. Old Telegram parts are removed."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         written = [write_atomically(folder / "digest.json", digest_to_json(digest)),

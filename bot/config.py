@@ -68,6 +68,7 @@ class Settings:
     feeds: tuple[str, ...]
     feed_interval: dt.timedelta
     catchup: dt.timedelta
+    article_link: str | None = None  # a link for articles without a URL, `{title}` in it
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -105,6 +106,7 @@ class Settings:
             feeds=tuple(read("BOT_FEEDS", "", str.split)),
             feed_interval=read("BOT_FEED_INTERVAL", "1h", parse_duration),
             catchup=read("BOT_CATCHUP", "24h", parse_duration),
+            article_link=read("BOT_ARTICLE_LINK", "", parse_article_link) or None,
         )
 
     def describe(self) -> list[tuple[str, str]]:
@@ -126,6 +128,7 @@ ENV_NAMES = {
     "telegram_admins": "TELEGRAM_ADMINS", "email_rate": "BOT_EMAIL_RATE",
     "email_concurrency": "BOT_EMAIL_CONCURRENCY", "feeds": "BOT_FEEDS",
     "feed_interval": "BOT_FEED_INTERVAL", "catchup": "BOT_CATCHUP",
+    "article_link": "BOT_ARTICLE_LINK",
 }
 
 
@@ -224,6 +227,22 @@ def parse_http_url(value: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError('must be an http(s) URL like "https://example.org"')
     return value.rstrip("/") if parts.path in {"", "/"} else value
+
+
+def parse_article_link(value: str) -> str:
+    """A link for the articles that have no URL, `{title}` standing for the article's title
+    (URL-encoded when filled in): "https://www.example.org/?s={title}"; empty when unset."""
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = urlsplit("")
+    if ("{title}" not in value or "{title}" in parts.netloc or not parts.hostname
+            or parts.scheme not in {"http", "https"} or any(c.isspace() for c in value)):
+        raise ValueError('must be an http(s) URL containing {title}, like '
+                         '"https://www.example.org/?s={title}"')
+    return value
 
 
 def parse_smtp_url(value: str) -> str:

@@ -11,9 +11,10 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from bot.errors import InputError
+from bot.errors import InputError, one_line
 from bot.model import Article, Country
 
 SCHEMA_VERSION = 1  # of digest.json; bump when its shape changes
@@ -107,9 +108,17 @@ class Item:
     needs_review: str | None = None
 
     @classmethod
-    def of(cls, article: Article) -> Item:
-        return cls(article.id, article.title, article.lead, article.url, article.published,
+    def of(cls, article: Article, article_link: str | None = None) -> Item:
+        """The item of `article`; with no URL, `article_link`'s (BOT_ARTICLE_LINK), if set."""
+        url = article.url or (fill_link(article_link, article.title) if article_link else None)
+        return cls(article.id, article.title, article.lead, url, article.published,
                    article.country, article.needs_review)
+
+
+def fill_link(template: str, title: str) -> str:
+    """`template` with `{title}` replaced by `title` URL-encoded, every reserved character
+    included: "https://ex.org/?s={title}" → "https://ex.org/?s=Caf%C3%A9%20%26%20th%C3%A9"."""
+    return template.replace("{title}", quote(title, safe=""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +129,10 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """One week's digest: *À la une*, then the sections in `SECTION_ORDER`, none empty."""
+    """One week's digest: *À la une*, then the sections in `SECTION_ORDER`, none empty.
+
+    Every article is in its country's section exactly once; a featured one is in *À la une*
+    as well (À la une never empties a section)."""
 
     week: IsoWeek
     featured: tuple[Item, ...]
@@ -130,8 +142,11 @@ class Digest:
 
     @property
     def items(self) -> tuple[Item, ...]:
-        """Every article, in reading order."""
-        return self.featured + tuple(i for s in self.sections for i in s.items)
+        """Every article once, in reading order: the featured first, then the sections' others
+        (a featured article is listed in its section too, but counted here once)."""
+        shown = {i.id for i in self.featured}
+        return self.featured + tuple(i for s in self.sections for i in s.items
+                                     if i.id not in shown)
 
     @property
     def is_empty(self) -> bool:
@@ -147,22 +162,30 @@ class Digest:
                        countries=wanted)
 
 
-def assemble_week(articles: Sequence[Article], week: IsoWeek) -> Digest:
+def assemble_week(articles: Sequence[Article], week: IsoWeek, *,
+                  article_link: str | None = None) -> Digest:
     """The digest of `week` from `articles` (any; those outside the week are left out).
 
     Newest first inside a section, the store's order (the listing's) within a day; up to
-    three featured articles go to *À la une* and are not repeated below.
+    three featured articles also go to *À la une*, and stay listed in their own section.
+    An article with no URL gets `article_link` (BOT_ARTICLE_LINK) filled with its title.
     """
-    inside = [a for a in articles if week.monday <= a.published < week.next_monday]
-    ordered = sorted(inside, key=lambda a: (-a.published.toordinal(), a.id))
-    featured = tuple(Item.of(a) for a in ordered if a.featured)[:MAX_FEATURED]
-    shown = {i.id for i in featured}
-    sections = []
-    for country in SECTION_ORDER:
-        items = tuple(Item.of(a) for a in ordered if a.country is country and a.id not in shown)
-        if items:
-            sections.append(Section(country, items))
-    return Digest(week, featured, tuple(sections))
+    inside = sorted((a for a in articles if week.monday <= a.published < week.next_monday),
+                    key=_reading_order)
+    featured = tuple(Item.of(a, article_link) for a in inside if a.featured)[:MAX_FEATURED]
+    return Digest(week, featured, _sections(Item.of(a, article_link) for a in inside))
+
+
+def _reading_order(article: Article | Item) -> tuple[int, int]:
+    """Newest first, then by id (the store's order, the listing's, within a day)."""
+    return -article.published.toordinal(), article.id
+
+
+def _sections(items: Iterable[Item]) -> tuple[Section, ...]:
+    """`items` (in reading order) by country, in `SECTION_ORDER`, empty sections left out."""
+    listed = list(items)
+    found = (Section(c, tuple(i for i in listed if i.country is c)) for c in SECTION_ORDER)
+    return tuple(s for s in found if s.items)
 
 
 def digest_to_json(digest: Digest) -> str:
@@ -196,8 +219,25 @@ def digest_from_json(text: str) -> Digest:
                     str(d["needs_review"]) if d.get("needs_review") else None)
 
     frozen = data.get("frozen_at")
-    return Digest(parse_week(data["week"]), tuple(item(i) for i in data["featured"]),
-                  tuple(Section(Country(s["country"]), tuple(item(i) for i in s["items"]))
-                        for s in data["sections"]),
+    featured = tuple(item(i) for i in data["featured"])
+    sections = tuple(Section(Country(s["country"]), tuple(item(i) for i in s["items"]))
+                     for s in data["sections"])
+    listed = {i.id for s in sections for i in s.items}
+    if any(i.id not in listed for i in featured):
+        # Frozen before featured articles stayed in their sections: put them back there.
+        everything = [i for s in sections for i in s.items]
+        everything += [i for i in featured if i.id not in listed]
+        sections = _sections(sorted(everything, key=_reading_order))
+    return Digest(parse_week(data["week"]), featured, sections,
                   dt.datetime.fromisoformat(frozen) if frozen else None,
                   frozenset(Country(c) for c in data.get("countries", [])))
+
+
+def unreviewed(digest: Digest) -> list[tuple[int, str]]:
+    """(id, `#12 "Le 15 avril 2025": no title`) for each article of `digest` that needs
+    review, in the digest's order, each once."""
+    seen: dict[int, str] = {}
+    for item in digest.items:
+        if item.needs_review and item.id not in seen:
+            seen[item.id] = f'#{item.id} "{one_line(item.title)}": {item.needs_review}'
+    return list(seen.items())

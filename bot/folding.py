@@ -41,3 +41,10 @@ def words(text: str) -> list[str]:
                 lowered = lowered.replace(letter, plain)
         data = unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore")
     return data.translate(_ASCII_WORD_BYTES).decode().split()
+
+
+def title_key(title: str) -> str:
+    """A title as feed entries are matched to stored articles: its folded words, so that
+    accents, case, punctuation and a cut teaser's `…` make no difference ("Tachkent : l’été…"
+    → "tachkent l ete"); empty for a title with no word."""
+    return " ".join(words(title))

@@ -1,4 +1,5 @@
-"""The signed addresses a reader follows: confirm, unsubscribe, preferences."""
+"""The addresses a reader follows: their signed links (confirm, unsubscribe, preferences),
+and a week's page on the web archive."""
 
 from __future__ import annotations
 
@@ -35,3 +36,8 @@ class ReaderLinks:
 
 def reader_links(public_url: str, secret: str, subscriber: Subscriber) -> ReaderLinks:
     return ReaderLinks(public_url.rstrip("/"), secret, subscriber)
+
+
+def week_page(public_url: str, week: object) -> str:
+    """A week's web version, `<BOT_PUBLIC_URL>/archive/2025-W14/`."""
+    return f"{public_url.rstrip('/')}/archive/{week}/"

@@ -115,6 +115,9 @@ class NewArticle(NamedTuple):
     needs_review: str | None
     content_hash: str
     location: str = ""
+    # The title's `bot.folding.title_key`, worked out while tagging; "" for a title made up
+    # from the lead (it matches nothing); None: the store folds the title itself.
+    title_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

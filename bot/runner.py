@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import schedule
 
@@ -21,8 +21,15 @@ from bot.config import Settings
 from bot.delivery.email import EmailSend
 from bot.delivery.ledger import dead_holders, holder_name
 from bot.delivery.mail_transport import open_transport
-from bot.delivery.weeks import begin_send, email_job, mark_if_sent, telegram_job
-from bot.digest import IsoWeek
+from bot.delivery.weeks import (
+    LEASE_TTL,
+    SENDER_LEASE,
+    begin_send,
+    email_job,
+    mark_if_sent,
+    telegram_job,
+)
+from bot.digest import IsoWeek, unreviewed
 from bot.errors import BotError
 from bot.ingest import load
 from bot.store import open_store
@@ -36,21 +43,25 @@ from bot.timing import (
     week_of_slot,
 )
 
+if TYPE_CHECKING:
+    from bot.delivery.bot_api import Pace  # python-telegram-bot: loaded when Telegram is on
+
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 Notify = Callable[[str], Awaitable[None]]
-LEASE = "sender"
-LEASE_TTL = dt.timedelta(seconds=60)
+LEASE = SENDER_LEASE
 CHECK_EVERY = 5  # seconds between two looks at the plan (and lease renewals)
 
 
 class Runner:
     """The scheduler task: checks the plan, sends what is due, polls the feeds."""
 
-    def __init__(self, settings: Settings, clock: Clock, notify: Notify | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock, notify: Notify | None = None,
+                 pace: Pace | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.notify = notify
+        self.pace = pace  # the Telegram pace the bot's replies use too
         self.holder = holder_name()
         self.scheduler = schedule.Scheduler()  # our own, never the module's default
         self.scheduler.every(CHECK_EVERY).seconds.do(self.spawn, self.check)
@@ -154,16 +165,31 @@ class Runner:
         """Freeze and send one week on every configured channel."""
         settings, now = self.settings, self.clock()
         with open_store(settings.database) as store:
-            found = digest_for_week(store, week, now, settings.timezone)
+            found = digest_for_week(store, week, now, settings.timezone,
+                                    article_link=settings.article_link)
             empty = found.digest.is_empty
+            held = [] if empty or found.is_final else unreviewed(found.digest)
             if empty:
                 first = store.add_notice(str(week), "empty", now)
+            elif held:  # the review gate: looked at again at every check until reviewed
+                first = store.add_notice(str(week), "review", now)
             else:
-                begin_send(store, settings, week, now)
+                begin_send(store, settings, week, found.digest, now)
         if empty:
             if first:
                 log.warning("%s has no articles: nothing is sent", week)
                 await self.tell_admins(f"ℹ️ {week} : aucun article, rien n’a été envoyé.")
+            return
+        if held:
+            if first:
+                log.warning("%s is not sent: %d articles need review (%s)", week, len(held),
+                            "; ".join(line for _, line in held))
+                ids = " ".join(str(i) for i, _ in held)
+                await self.tell_admins(
+                    f"⚠️ La lettre {week} attend une relecture : "
+                    + " ; ".join(line for _, line in held)
+                    + f". Corriger l’article (bot articles edit), ou l’accepter tel quel : "
+                    f"bot articles approve {ids}. Elle part au contrôle suivant.")
             return
         email = EmailSend(settings.database, str(week), found.digest, email_job(settings, week),
                           open_transport(settings.smtp_url, settings.outbox), self.clock)
@@ -173,7 +199,8 @@ class Runner:
             from bot.delivery.telegram import TelegramSend
 
             telegram = TelegramSend(settings.database, str(week), found.digest,
-                                    telegram_job(settings), self.clock, catch_signals=False)
+                                    telegram_job(settings), self.clock, catch_signals=False,
+                                    pace=self.pace)
             self.senders.append(telegram)
             jobs.append(telegram.run)
         # One channel after the other, as `bot send --channel all` does: both claim their
@@ -222,4 +249,5 @@ class Runner:
             except BotError as exc:
                 log.warning("feed %s: %s", feed, exc)
                 continue
-            log.info("feed %s: %d new articles", feed, len(result.inserted))
+            log.info("feed %s: %d new articles%s", feed, len(result.inserted),
+                     f", {len(result.linked)} matched (linked)" if result.linked else "")

@@ -42,20 +42,23 @@ async def run_service(settings: Settings, clock: Clock, web_app: ASGIApp,
     restore = _stop_on_signals(stop)
     server = _Server(server_config(web_app, settings.web_host, settings.web_port))
     web = asyncio.create_task(server.serve(), name="web")
-    telegram = None
+    telegram = pace = None
     try:
         if settings.telegram_bot_token:
             from bot.chat import build_application  # PTB is loaded only when it is used
+            from bot.delivery.bot_api import Pace
+            from bot.delivery.weeks import telegram_job
 
             redact_secrets(settings.telegram_bot_token)
-            telegram = build_application(settings, clock)
+            pace = Pace(telegram_job(settings).rate)  # replies and broadcast: one pace
+            telegram = build_application(settings, clock, pace=pace)
             await telegram.initialize()
             if telegram.post_init is not None:  # run_polling would call it; we start by hand
                 await telegram.post_init(telegram)
             await telegram.start()
             assert telegram.updater is not None
             await telegram.updater.start_polling(drop_pending_updates=False)
-        runner = Runner(settings, clock, _admins_notifier(telegram, settings))
+        runner = Runner(settings, clock, _admins_notifier(telegram, settings), pace)
         log.info("bot run: next send %s; email to %s; Telegram %s; web pages on http://%s:%d/",
                  runner.next_send(), _email_target(settings),
                  "on (polling)" if telegram else "off (TELEGRAM_BOT_TOKEN is not set)",

@@ -339,11 +339,12 @@ def chat(database: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Chat]:
     assert [r.getMessage() for r in caplog.records if r.name.startswith("bot.chat")] == []
 
 
-def freeze(database: Path, week: IsoWeek = W14, *, sent: bool = False) -> None:
+def freeze(database: Path, week: IsoWeek = W14, status: str = "sending") -> None:
+    """Freeze `week` as its send does, then give it `status` (`sending`: the send began)."""
     with open_store(database) as store:
         assert digest_for_week(store, week, NOW, PARIS).stored is not None
-        if sent:
-            store.mark_digest(str(week), "sent", NOW)
+        if status != "frozen":
+            store.mark_digest(str(week), status, NOW)
 
 
 def parts_of(database: Path, week: IsoWeek) -> int:
@@ -441,7 +442,7 @@ def test_admin_commands_do_not_exist_for_others(chat: Chat) -> None:
 def test_stats_for_an_admin(chat: Chat) -> None:
     chat.command("/start")
     assert "Aucun envoi pour l’instant" in plain(chat.say("/stats", chat=ADMIN))
-    freeze(chat.database, sent=True)
+    freeze(chat.database, status="sent")
     with open_store(chat.database) as store:
         store.add_subscribers([NewSubscriber(Channel.EMAIL, "a@ex.org", "fr", frozenset())],
                               Status.PENDING, "test", NOW)
@@ -457,10 +458,9 @@ def test_apercu_shows_the_coming_digest_to_the_admin_alone(chat: Chat) -> None:
     assert "pas encore envoyé" in plain(replies[0].text)
     assert "semaine du 31 mars au 6 avril 2025" in replies[1].text
     assert chat.fake.messages_to(group) == []
-    with open_store(chat.database) as store:  # previewing a past week freezes it
-        stored = store.get_digest(str(W14))
-        assert stored is not None and stored.status == "frozen"
-        store.mark_digest(str(W14), "sent", NOW)
+    with open_store(chat.database) as store:  # a preview freezes nothing
+        assert store.get_digest(str(W14)) is None
+    freeze(chat.database, status="sent")
     live = chat.command("/apercu", chat=ADMIN, replies=2)
     assert "semaine en cours" in plain(live[0].text)
     assert "semaine du 7 au 13 avril 2025" in live[1].text and "Titre 2" in live[1].text
@@ -472,18 +472,21 @@ def test_latest_when_there_is_no_digest_yet(chat: Chat) -> None:
                    "heure de Paris."
 
 
-def test_latest_shows_the_newest_sent_digest_else_the_newest_frozen(chat: Chat) -> None:
-    freeze(chat.database, IsoWeek(2025, 13))
-    freeze(chat.database)
-    (reply,) = chat.command("/latest")  # none sent yet: the newest frozen
-    assert reply.text.startswith("Nouvelles d'Asie centrale — semaine du 31 mars au 6 avril")
-    assert reply.parse_mode == "HTML" and reply.link_preview_disabled
-    assert {"🌏 Asie centrale (1)", "🇰🇿 Kazakhstan (1)", "🇺🇿 Ouzbékistan (1)"} <= \
-        set(reply.text.splitlines())
+def test_latest_shows_the_newest_digest_that_went_out_never_a_frozen_one(chat: Chat) -> None:
+    freeze(chat.database, IsoWeek(2025, 13), status="frozen")
+    freeze(chat.database, status="frozen")
+    assert chat.say("/latest").startswith("Aucun résumé n’a encore été publié")
     with open_store(chat.database) as store:
         store.mark_digest("2025-W13", "sent", NOW)
     assert "semaine du 24 au 30 mars 2025" in chat.say("/latest")  # the newest sent
     assert "week of 24 to 30 March 2025" in chat.say("/latest", language="en")
+    with open_store(chat.database) as store:  # W14's send begins: it is out from then on
+        store.mark_digest("2025-W14", "sending", NOW)
+    (reply,) = chat.command("/latest")
+    assert reply.text.startswith("Nouvelles d'Asie centrale — semaine du 31 mars au 6 avril")
+    assert reply.parse_mode == "HTML" and reply.link_preview_disabled
+    assert {"🌏 Asie centrale (1)", "🇰🇿 Kazakhstan (1)", "🇺🇿 Ouzbékistan (1)"} <= \
+        set(reply.text.splitlines())
 
 
 def test_latest_keeps_to_the_sections_a_reader_follows(chat: Chat) -> None:

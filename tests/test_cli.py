@@ -14,6 +14,7 @@ import click
 import pytest
 
 from bot.cli import cli
+from bot.cli.group import plural
 from tests.conftest import NOW, SAMPLE, Bot
 
 JSON_KEYS = ["id", "title", "lead", "url", "published", "date_source", "country",
@@ -30,7 +31,7 @@ def test_import_the_sample_then_list_it(bot: Bot) -> None:
     result = bot("import", str(SAMPLE))
     assert result.exit_code == 0, result.stderr
     assert "21 new articles, 0 already in the store (listing)" in result.stdout
-    assert "1 need review" in result.stdout
+    assert "1 needs review" in result.stdout
     found = articles(bot)
     assert len(found) == 21
     assert list(found[0]) == JSON_KEYS
@@ -216,3 +217,40 @@ def test_the_installed_command_in_a_real_process(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == 2
     assert failed.stderr == f"error: {bad}:1: binary data (a NUL byte), expected text\n"
+
+
+# -- counts agree with their noun ---------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ((0, "article"), "0 articles"), ((1, "article"), "1 article"),
+    ((2, "article"), "2 articles"), ((1, "new article"), "1 new article"),
+    ((1, "needs", "need"), "1 needs"), ((2, "needs", "need"), "2 need"),
+])
+def test_plural(args: tuple[int, str] | tuple[int, str, str], expected: str) -> None:
+    assert plural(*args) == expected
+
+
+def test_import_and_lists_say_1_article_and_2_articles(bot: Bot, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    one.write_text('{"title": "Astana accueille un sommet", "lead": "Le Kazakhstan reçoit.", '
+                   '"published": "2025-04-02"}\n', encoding="utf-8")
+    two.write_text('{"title": "Tachkent construit", "lead": "L’Ouzbékistan bâtit.", '
+                   '"published": "2025-04-03"}\n{"title": "Douchanbé inaugure", '
+                   '"lead": "Le Tadjikistan ouvre.", "published": "2025-04-04"}\n'
+                   '{"title": "bad", "lead": "bad", "published": "tomorrow"}\n',
+                   encoding="utf-8")
+    first = bot("import", str(one))
+    assert first.stdout == f"{one}: 1 new article, 0 already in the store (jsonl)\n"
+    assert bot("articles", "list").stdout.splitlines()[-1] == "1 article"
+    second = bot("import", str(two), "--skip-invalid")
+    assert second.stdout == f"{two}: 2 new articles, 0 already in the store (jsonl)\n"
+    assert second.stderr == f"1 bad record skipped, written to {two}.rejects\n"
+    assert bot("articles", "list").stdout.splitlines()[-1] == "3 articles"
+    assert bot("articles", "list", "--limit", "2").stdout.splitlines()[-1] == "2 articles"
+
+
+def test_subscribers_list_says_1_subscriber_and_2_subscribers(bot: Bot) -> None:
+    assert bot("subscribers", "add", "un@example.org").exit_code == 0
+    assert bot("subscribers", "list").stdout.splitlines()[-1] == "1 subscriber"
+    assert bot("subscribers", "add", "deux@example.org").exit_code == 0
+    assert bot("subscribers", "list").stdout.splitlines()[-1] == "2 subscribers"

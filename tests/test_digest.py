@@ -1,5 +1,9 @@
 """The weekly digest: week windows, assembly by country, the JSON snapshot, freezing, and
-`bot preview` / `bot demo` end to end."""
+`bot preview` end to end (`bot demo` is in test_demo.py).
+
+Long because the assembly's rules (order, sections, À la une that never empties a section)
+each have an example and a Hypothesis invariant, beside the snapshots and previews they feed.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from bot.digest import (
 from bot.errors import InputError
 from bot.ingest import content_hash
 from bot.model import Article, Country, DateSource, NewArticle
-from bot.store import ArticleQuery, Store, open_store
+from bot.store import Store, open_store
 from tests.conftest import NOW, SAMPLE, Bot
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -149,14 +153,16 @@ def test_newest_first_ties_by_id() -> None:
         (Country.KZ, [7, 2, 9, 4]), (Country.UZ, [3, 5])]
 
 
-def test_featured_at_most_three_newest_first_and_not_repeated() -> None:
+def test_featured_at_most_three_newest_first_and_still_in_their_sections() -> None:
+    """À la une never empties a section: a featured article stays listed in its own."""
     found = [article(1, MON, featured=True), article(2, TUE, Country.UZ, featured=True),
              article(3, WED, featured=True), article(4, FRI, Country.REGION, featured=True),
              article(5, SUN), article(6, THU, Country.UZ)]
     digest = assemble_week(found, W34)
     assert [i.id for i in digest.featured] == [4, 3, 2]
-    assert sections(digest) == [(Country.KZ, [5, 1]), (Country.UZ, [6])]
-    assert ids(digest) == [4, 3, 2, 5, 1, 6]
+    assert sections(digest) == [(Country.REGION, [4]), (Country.KZ, [5, 3, 1]),
+                                (Country.UZ, [6, 2])]
+    assert ids(digest) == [4, 3, 2, 5, 1, 6]  # every article once, the featured first
 
 
 def test_articles_outside_the_week_are_left_out() -> None:
@@ -167,18 +173,37 @@ def test_articles_outside_the_week_are_left_out() -> None:
     assert assemble_week([article(1, dt.date(2025, 8, 17))], W34).is_empty
 
 
+weeks_of_articles = st.lists(
+    st.tuples(st.integers(-10, 16), st.sampled_from(list(Country)), st.booleans()), max_size=60)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(-10, 16), st.sampled_from(list(Country)), st.booleans()),
-                max_size=60))
-def test_assembly_keeps_every_article_of_the_week_once(
-        raw: list[tuple[int, Country, bool]]) -> None:
+@given(weeks_of_articles, st.sets(st.sampled_from(list(Country))))
+def test_each_article_is_in_its_section_once_and_in_a_la_une_once_more_if_featured(
+        raw: list[tuple[int, Country, bool]], followed: set[Country]) -> None:
     found = [article(n, MON + dt.timedelta(days=offset), country, featured=featured)
              for n, (offset, country, featured) in enumerate(raw, 1)]
-    digest = assemble_week(found, W34)
-    inside = [a.id for a in found if MON <= a.published <= SUN]
-    assert Counter(ids(digest)) == Counter(inside)
-    assert len(digest.featured) <= 3
-    assert all(s.items for s in digest.sections)
+    inside = [a for a in found if MON <= a.published <= SUN]
+    whole = assemble_week(found, W34)
+    newest = sorted((a for a in inside if a.featured),
+                    key=lambda a: (-a.published.toordinal(), a.id))
+    assert [i.id for i in whole.featured] == [a.id for a in newest[:3]]
+    variant = whole.only(followed)  # a reader's: À la une keeps the featured they follow
+    assert variant.featured == tuple(i for i in whole.featured
+                                     if not followed or i.country in followed)
+    for digest in (whole, variant):
+        shown = [a.id for a in inside if not followed or digest is whole
+                 or a.country in followed]
+        listed = [i for s in digest.sections for i in s.items]
+        # In its own country's section, exactly once; no section empty.
+        assert Counter(i.id for i in listed) == Counter(shown)
+        assert all(i.country is s.country for s in digest.sections for i in s.items)
+        assert all(s.items for s in digest.sections)
+        # In À la une once more when featured; `items` counts each article once.
+        featured = Counter(i.id for i in digest.featured)
+        assert max(featured.values(), default=1) == 1
+        assert Counter(i.id for i in (*digest.featured, *listed)) == Counter(shown) + featured
+        assert Counter(ids(digest)) == Counter(shown)
 
 
 # -- snapshot -----------------------------------------------------------------------------
@@ -187,12 +212,13 @@ def sample_digest() -> Digest:
     found = [article(1, MON, Country.REGION, featured=True), article(2, THU),
              article(3, SUN, Country.UZ), article(4, WED, Country.OTHER)]
     digest = assemble_week(found, W34)
-    first = digest.sections[0].items[0]
+    kz = 1  # the sections: REGION (the featured article), KZ, UZ, OTHER
+    first = digest.sections[kz].items[0]
     richer = type(first)(first.id, "Sommet : « oui » ?", "Un chapeau\navec & et <b>.",
                          "https://example.org/a?b=1&c=2", first.published, first.country,
                          "no title")
-    sections = (type(digest.sections[0])(digest.sections[0].country, (richer,)),
-                *digest.sections[1:])
+    sections = (*digest.sections[:kz], type(digest.sections[kz])(Country.KZ, (richer,)),
+                *digest.sections[kz + 1:])
     return Digest(W34, digest.featured, sections, dt.datetime(2025, 8, 25, 6, tzinfo=dt.UTC))
 
 
@@ -203,6 +229,23 @@ def test_json_round_trip() -> None:
     assert json.loads(text)["week"] == "2025-W34"
     assert digest_from_json(text) == digest
     assert digest_from_json(digest_to_json(assemble_week([], W34))) == assemble_week([], W34)
+
+
+def test_a_snapshot_with_featured_left_out_of_their_sections_gets_them_back() -> None:
+    """A digest frozen before À la une stopped emptying sections kept a featured article out
+    of its own section (and a section of featured articles alone out of the digest);
+    reading it puts them back, in reading order."""
+    digest = assemble_week([article(1, MON, Country.REGION, featured=True), article(2, THU),
+                            article(3, SUN, featured=True), article(4, WED, Country.OTHER)], W34)
+    data = json.loads(digest_to_json(digest))
+    featured = {i["id"] for i in data["featured"]}
+    old = [{**s, "items": [i for i in s["items"] if i["id"] not in featured]}
+           for s in data["sections"]]
+    data["sections"] = [s for s in old if s["items"]]
+    assert [s["country"] for s in data["sections"]] == ["KZ", "OTHER"]
+    assert digest_from_json(json.dumps(data)) == digest
+    assert sections(digest) == [(Country.REGION, [1]), (Country.KZ, [3, 2]),
+                                (Country.OTHER, [4])]
 
 
 def test_json_of_another_schema_is_refused() -> None:
@@ -221,7 +264,8 @@ def test_only_keeps_the_sections_followed_and_their_featured() -> None:
     assert kz_uz.countries == frozenset({Country.KZ, Country.UZ})
     region = digest.only([Country.REGION])
     assert [i.id for i in region.featured] == [1]
-    assert region.sections == ()
+    assert [(s.country, [i.id for i in s.items]) for s in region.sections] == [
+        (Country.REGION, [1])]  # À la une never empties a section
     assert digest.only([Country.TM]).is_empty
 
 
@@ -311,7 +355,8 @@ def test_preview_of_a_sample_week(bot: Bot, tmp_path: Path) -> None:
     result = bot("preview", "--week", "2025-W14", **digests_env(tmp_path))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "2025-W14: semaine du 31 mars au 6 avril 2025 (frozen)"
+    assert lines[0] == "2025-W14: semaine du 31 mars au 6 avril 2025 (not sent yet: its send " \
+        "freezes it)"
     assert lines[1:4] == ["  🌏 Asie centrale: 1", "  🇰🇿 Kazakhstan: 1", "  🇺🇿 Ouzbékistan: 1"]
     assert re.fullmatch(r"email: \d+\.\d KB HTML, \d+ lines of text; telegram: 1 message",
                         lines[4])
@@ -322,15 +367,19 @@ def test_preview_of_a_sample_week(bot: Bot, tmp_path: Path) -> None:
         "sa voie avec l’UE",
         "warning: article 11 has no URL: Bruxelles à Samarcande : un virage stratégique entre "
         "Chine et Russie"]
-    digests = (tmp_path / "digests").resolve()
-    folder = digests / "2025-W14"
+    previews = (tmp_path / "digests" / "previews").resolve()
+    folder = previews / "2025-W14"
     names = ["digest.json", "email.html", "email.txt", "telegram-01.html"]
     assert sorted(p.name for p in folder.iterdir()) == names
     assert [line for line in lines if line.startswith("wrote ")] == [
-        f"wrote {folder / name}" for name in names] + [f"wrote {digests / 'index.html'}"]
+        f"wrote {folder / name}" for name in names] + [f"wrote {previews / 'index.html'}"]
     assert json.loads((folder / "digest.json").read_text())["schema_version"] == 1
-    index = (tmp_path / "digests" / "index.html").read_text()
+    index = (previews / "index.html").read_text()
     assert '<a href="2025-W14/email.html">semaine du 31 mars au 6 avril 2025</a>' in index
+    # A preview publishes nothing and freezes nothing: the send does both.
+    assert sorted(p.name for p in (tmp_path / "digests").iterdir()) == ["previews"]
+    with open_store(bot.database) as store:
+        assert store.get_digest("2025-W14") is None
 
 
 def test_preview_of_an_empty_week_exits_1(bot: Bot, tmp_path: Path) -> None:
@@ -349,8 +398,8 @@ def test_preview_of_a_bad_week_exits_2(bot: Bot, tmp_path: Path) -> None:
 
 def sent_w14(bot: Bot, tmp_path: Path, sent_at: dt.datetime) -> None:
     bot("import", str(SAMPLE))
-    assert bot("preview", "--week", "2025-W14", **digests_env(tmp_path)).exit_code == 0
     with open_store(bot.database) as store:
+        assert digest_for_week(store, IsoWeek(2025, 14), sent_at, PARIS).stored is not None
         store.mark_digest("2025-W14", "sent", sent_at)
 
 
@@ -364,7 +413,7 @@ def test_preview_of_a_sent_week_shows_the_frozen_copy(bot: Bot, tmp_path: Path) 
             "are not in it") in result.stdout
     assert f"article {edited} has no URL: L’Asie centrale, nouvelle frontière" in result.stdout
     assert "Titre corrigé" not in result.stdout
-    html = (tmp_path / "digests" / "2025-W14" / "email.html").read_text()
+    html = (tmp_path / "digests" / "previews" / "2025-W14" / "email.html").read_text()
     assert "Titre corrigé" not in html and "frontière stratégique de l’Europe" in html
 
 
@@ -374,14 +423,3 @@ def test_preview_of_a_sent_week_gives_the_send_time_in_the_newsroom_zone(
     first = bot("preview", "--week", "2025-W14", **digests_env(tmp_path)).stdout.splitlines()[0]
     assert first == "2025-W14: semaine du 31 mars au 6 avril 2025 (sent on 2025-04-07 08:00 CEST)"
 
-
-def test_demo_writes_the_latest_week(bot: Bot, tmp_path: Path) -> None:
-    result = bot("demo", **digests_env(tmp_path))
-    assert result.exit_code == 0, result.stderr
-    assert "21 new articles" in result.stdout
-    assert "2025-W35: semaine du 25 au 31 août 2025 (frozen)" in result.stdout
-    assert (tmp_path / "digests" / "2025-W35" / "email.html").is_file()
-    with open_store(bot.database) as store:
-        assert store.count_articles() == 21
-        assert store.get_digest("2025-W35") is not None
-        assert len(store.list_articles(ArticleQuery(since=dt.date(2025, 8, 25)))) == 1

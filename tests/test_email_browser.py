@@ -7,6 +7,8 @@ measurements they share are helpers of this file.
 - 320 px: the page does not scroll sideways, no text is clipped by a box that hides its
   overflow, no text runs off the screen, and a 120-character unbroken word wraps.
 - 1024 px: the content column is at most 600 px wide.
+- 320 px: every entry of the table of contents is on one line and its link leads to its
+  section's heading (the page scrolls to it).
 - Light and dark (`prefers-color-scheme`): every element showing text has a WCAG contrast
   ratio of at least 4.5 between its text colour and the background behind it.
 
@@ -162,6 +164,7 @@ EXTRA = (
 )
 SECTION_SIZES = {Country.REGION: 8, Country.KZ: 10, Country.KG: 8, Country.UZ: 9,
                  Country.TJ: 8, Country.TM: 6, Country.OTHER: 8}  # 57, and 3 featured
+# (the featured are listed in their sections too: À la une never empties one)
 
 
 def synthetic_digest() -> Digest:
@@ -187,7 +190,7 @@ def synthetic_digest() -> Digest:
                 WEEK.sunday - dt.timedelta(days=n % 7), country))
     for item in (i for found in items.values() for i in found):
         assert 200 <= len(item.lead) <= 500, (len(item.lead), item.lead)
-    featured = (items[Country.KZ].pop(0), items[Country.UZ].pop(0), items[Country.REGION].pop(0))
+    featured = (items[Country.KZ][0], items[Country.UZ][0], items[Country.REGION][0])
     digest = Digest(WEEK, featured, tuple(Section(c, tuple(items[c])) for c in SECTION_SIZES))
     assert len(digest.items) == 60
     assert sum(LONG_WORD in i.lead for i in digest.items) == 1
@@ -210,7 +213,7 @@ def email(request: pytest.FixtureRequest, bot: Bot, tmp_path: Path) -> tuple[str
     assert imported.exit_code == 0, imported.stderr
     shown = bot("preview", "--week", str(WEEK), BOT_DIGESTS_DIR=str(digests))
     assert shown.exit_code == 0, shown.stderr
-    path = digests / str(WEEK) / "email.html"
+    path = digests / "previews" / str(WEEK) / "email.html"  # a preview is never published
     assert f"wrote {path.resolve()}" in shown.stdout
     return "sample", path
 
@@ -388,6 +391,43 @@ def test_at_1024px_the_column_is_at_most_600px(
     assert found["textExtent"] <= COLUMN_MAX
     assert found["offscreen"] == []
     assert found["clipped"] == []
+
+
+CONTENTS_JS = """() => [...document.querySelectorAll('a[href^="#"]')].map(a => {
+  const target = a.getAttribute('href').slice(1);
+  const anchor = document.getElementById(target) || document.getElementsByName(target)[0];
+  return {target, text: a.textContent, lines: a.getClientRects().length,
+          heading: anchor ? anchor.parentElement.textContent.trim() : null};
+})"""
+
+
+def test_at_320px_the_contents_link_each_section_on_one_line(
+        browser: Browser, email: tuple[str, Path], screenshots: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    name, path = email
+    with opened(browser, path, PHONE) as page:
+        entries: list[dict[str, Any]] = page.evaluate(CONTENTS_JS)
+        assert len(entries) >= 3, "no table of contents"
+        last = entries[-1]
+        page.click(f'a[href="#{last["target"]}"]')
+        page.wait_for_function("() => window.scrollY > 0")
+        top, scrolled, bottom = page.evaluate(f"""() => [
+            document.getElementById('{last["target"]}').getBoundingClientRect().top,
+            window.scrollY,
+            window.scrollY + innerHeight >= document.documentElement.scrollHeight - 1]""")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        path_png = screenshots / f"{name}-{PHONE}px-contents.png"
+        page.screenshot(path=str(path_png))  # the first screen, as a phone shows it
+        with capsys.disabled():
+            print(f"\n  {name}-{PHONE}px-contents: {len(entries)} entries, "
+                  f"{last['text']!r} scrolls to {scrolled} px; screenshot {path_png}")
+    for entry in entries:
+        assert entry["lines"] == 1, entry  # "Kazakhstan (14)" never broken
+        assert entry["heading"] is not None, entry  # the target exists
+        section = entry["text"].rsplit("\u00a0(", 1)[0]
+        assert section in entry["heading"], entry  # ... and is its section's heading
+    # Its heading at the top of the screen (or on it, when the page can scroll no further).
+    assert scrolled > 0 and (abs(top) <= 2 or (bottom and 0 <= top < 900)), (top, scrolled)
 
 
 @pytest.mark.parametrize("width", [PHONE, DESKTOP])

@@ -103,7 +103,7 @@ def test_atom_entry_is_stored_as_plain_text_with_its_local_date(bot: Bot, tmp_pa
 
 def test_xml_without_format_is_read_as_a_feed(bot: Bot, tmp_path: Path):
     path = write(tmp_path, "feed.txt", rss(ENTRY_KZ))
-    assert imported(bot, path) == f"{path}: 1 new articles, 0 already in the store (feed)\n"
+    assert imported(bot, path) == f"{path}: 1 new article, 0 already in the store (feed)\n"
 
 
 # -- identity -----------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_entry_without_guid_is_identified_by_its_link(bot: Bot, tmp_path: Path):
     changed = item("Douchanbé rénove son centre", "https://ex.fr/tj-1", "Les travaux durent.")
     other = item("Douchanbé rénove son centre", "https://ex.fr/tj-2", "Autre article.")
     path = write(tmp_path, "v2.xml", rss(changed, other))
-    assert imported(bot, path) == f"{path}: 1 new articles, 1 already in the store (feed)\n"
+    assert imported(bot, path) == f"{path}: 1 new article, 1 already in the store (feed)\n"
     assert sorted(str(a["url"]) for a in listed(bot)) == ["https://ex.fr/tj-1",
                                                          "https://ex.fr/tj-2"]
     assert by_title(bot)["Douchanbé rénove"]["lead"] == "Les travaux commencent."
@@ -141,7 +141,7 @@ def test_entry_without_guid_is_identified_by_its_link(bot: Bot, tmp_path: Path):
 
 def test_entry_listed_twice_in_one_feed_is_stored_and_counted_once(bot: Bot, tmp_path: Path):
     path = write(tmp_path, "feed.xml", rss(ENTRY_KZ, ENTRY_KZ))
-    assert imported(bot, path) == f"{path}: 1 new articles, 1 already in the store (feed)\n"
+    assert imported(bot, path) == f"{path}: 1 new article, 1 already in the store (feed)\n"
     assert len(listed(bot)) == 1
 
 
@@ -219,7 +219,7 @@ def test_skip_invalid_stores_good_entries_and_writes_rejects(bot: Bot, tmp_path:
     result = bot("import", path, "--skip-invalid")
     assert result.exit_code == 0
     assert result.stdout == f"{path}: 2 new articles, 0 already in the store (feed)\n"
-    assert result.stderr == (f"1 bad records skipped, written to {path}.rejects\n")
+    assert result.stderr == (f"1 bad record skipped, written to {path}.rejects\n")
     assert [a["url"] for a in listed(bot)] == ["https://ex.fr/uz-forum", "https://ex.fr/kz-pont"]
     rejects = Path(f"{path}.rejects").read_text(encoding="utf-8").splitlines()
     assert rejects[2:4] == [f"# {path}: entry 2: entry has no title",

@@ -48,7 +48,8 @@ def render_week(store: Store, name: str) -> dict[str, str]:
     html, text = email.personalize(f"{SITE}/desabonnement?r=7&t=jeton",
                                    f"{SITE}/preferences?r=7&t=jeton")
     files = {"email.html": html, "email.txt": text}
-    for n, part in enumerate(render_telegram(digest, NAME), 1):
+    for n, part in enumerate(render_telegram(digest, NAME, archive_url=f"{SITE}/archive/{week}/"),
+                             1):
         files[f"telegram-{n:02d}.html"] = part.html
     return {file: VOLATILE.sub('id="mj-…"', content) for file, content in files.items()}
 

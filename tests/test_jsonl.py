@@ -127,7 +127,7 @@ def test_skip_invalid_stores_good_lines_and_writes_rejects(bot: Bot, tmp_path: P
     result = bot("import", path, "--skip-invalid")
     assert result.exit_code == 0
     assert result.stdout == f"{path}: 2 new articles, 0 already in the store (jsonl)\n"
-    assert result.stderr == f"1 bad records skipped, written to {path}.rejects\n"
+    assert result.stderr == f"1 bad record skipped, written to {path}.rejects\n"
     assert [a["title"] for a in listed(bot)] == ["Tachkent accueille un forum", "Bichkek vote"]
     rejects = Path(f"{path}.rejects").read_text(encoding="utf-8").splitlines()
     assert rejects[2:4] == [f'# {path}:3: missing "title"', '{"lead": "x"}']

@@ -55,9 +55,11 @@ def item(n: int, country: Country = Country.KZ, day: dt.date = THU, *,
 
 
 def digest_of(*items: Item, featured: tuple[Item, ...] = ()) -> Digest:
-    """Sections in the fixed order, items in the order given."""
-    sections = tuple(Section(c, tuple(i for i in items if i.country is c))
-                     for c in SECTION_ORDER if any(i.country is c for i in items))
+    """Sections in the fixed order, items in the order given, the featured first in theirs
+    (À la une never empties a section)."""
+    listed = [*featured, *(i for i in items if i not in featured)]
+    sections = tuple(Section(c, tuple(i for i in listed if i.country is c))
+                     for c in SECTION_ORDER if any(i.country is c for i in listed))
     return Digest(W34, featured, sections)
 
 
@@ -98,7 +100,7 @@ class Visible(HTMLParser):
         if tag in self.BLOCKS:
             self.chunks.append("\n")
         self.hidden += tag in ("style", "title", "script")
-        if tag == "a":
+        if tag == "a" and "href" in dict(attrs):  # an <a id> alone is an anchor, not a link
             self.links.append(dict(attrs).get("href") or "")
 
     def handle_endtag(self, tag: str) -> None:
@@ -212,7 +214,7 @@ def test_email_sections_headings_dates_and_links() -> None:
     rendered = email(reading_week())
     text = squeeze(Visible(rendered.html).text)
     headings = ["⭐ À la une · 1", "🌏 Asie centrale · 1", "🇰🇿 Kazakhstan · 2",
-                "🇺🇿 Ouzbékistan · 1"]
+                "🇺🇿 Ouzbékistan · 1", "🇹🇯 Tadjikistan · 1"]
     assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
     assert "Semaine du 18 au 24 août 2025" in text
     for shown in ("Astana inaugure un pont dimanche 24 août 2025",
@@ -220,6 +222,7 @@ def test_email_sections_headings_dates_and_links() -> None:
                   f"Tachkent{NBSP}: la foire jeudi 21 août 2025"):
         assert squeeze(shown) in text
     assert Visible(rendered.html).links == [
+        "#section-region", "#section-kz", "#section-uz", "#section-tj",  # the contents
         "https://ex.fr/pont", "http://ex.fr/foire?a=1&b=2",
         "https://lettre.example.fr/archive/2025-W34/", rendered.placeholders[1],
         rendered.placeholders[0]]
@@ -316,9 +319,12 @@ class Shown:
 
     @property
     def body(self) -> str:
-        """The text after the repeated "(suite)" title, if any."""
+        """The text after the repeated "(suite)" title, if any, and before the part's number
+        and link, if any."""
         assert self.text.startswith(self.part.continuation)
-        return self.text[len(self.part.continuation):]
+        end = f"\n\n{self.part.trailer}" if self.part.trailer else ""
+        assert self.text.endswith(end)
+        return self.text[len(self.part.continuation):len(self.text) - len(end)]
 
 
 def check_limits(parts: list[TelegramPart]) -> list[Shown]:
@@ -340,8 +346,13 @@ def test_telegram_sample_message() -> None:
     [part] = render_telegram(reading_week(), NAME)
     assert part.html.startswith(
         "<b>Nouvelles d'Asie centrale — semaine du 18 au 24 août 2025</b>\n\n"
+        f"Dans ce numéro{NBSP}: Asie centrale{NBSP}(1){NBSP}· Kazakhstan{NBSP}(2){NBSP}· "
+        f"Ouzbékistan{NBSP}(1){NBSP}· Tadjikistan{NBSP}(1)\n\n"
         "<b>⭐ À la une</b> (1)\n\n<b>Le barrage de Rogoun est achevé</b>\n"
         "<i>dimanche 24 août 2025</i>\nChapeau 1.\n\n<b>🌏 Asie centrale</b> (1)")
+    assert part.html.endswith("<b>🇹🇯 Tadjikistan</b> (1)\n\n<b>⭐ Le barrage de Rogoun est "
+                              "achevé</b>\n<i>dimanche 24 août 2025</i>\nChapeau 1.")
+    assert part.trailer == ""  # one message: no number, no link
     assert ('<b><a href="http://ex.fr/foire?a=1&amp;b=2">Tachkent\xa0: la foire</a></b>'
             in part.html)
     assert "<b>Piège</b>" in part.html and "javascript" not in part.html
@@ -404,10 +415,14 @@ urls = st.none() | st.sampled_from(["https://ex.fr/a?b=1&c=<2>", "javascript:ale
     st.tuples(texts, leads, urls, st.sampled_from(list(Country))), min_size=size, max_size=size)))
 def test_telegram_parts_within_limits_lose_nothing(
         raw: list[tuple[str, str, str | None, Country]]) -> None:
-    digest = digest_of(*(item(n, country, title=title, lead=lead, url=url)
-                         for n, (title, lead, url, country) in enumerate(raw, 1)))
-    parts = check_limits(render_telegram(digest, NAME))
+    items = [item(n, country, title=title, lead=lead, url=url)
+             for n, (title, lead, url, country) in enumerate(raw, 1)]
+    digest = digest_of(*items, featured=tuple(items[:5:2]))  # listed twice: À la une too
+    parts = check_limits(render_telegram(digest, NAME, archive_url=MASTHEAD.archive_url))
     assert parts[0].text.startswith(f"{NAME} — semaine du 18 au 24 août 2025")
+    total = len(parts)
+    assert [s.part.trailer for s in parts] == ([""] if total == 1 else [
+        *(f"{n}/{total}" for n in range(1, total)), f"{total}/{total} · Tout le résumé en ligne"])
     whole = whole_text(digest)
     if all(utf16_length(word) < 1000 for i in digest.items
            for word in french_typography(i.lead).split(" ")):

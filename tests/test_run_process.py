@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -59,6 +60,7 @@ class Bot:
 
     process: subprocess.Popen[bytes]
     folder: Path
+    public_url: str  # BOT_PUBLIC_URL, where its web pages answer
 
     @property
     def pid(self) -> int:
@@ -94,7 +96,7 @@ def _start(tmp_path: Path, name: str, database: Path, **settings: str) -> Bot:
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env,
                                    cwd=folder, stdout=out, stderr=err)
-    return Bot(process, folder)
+    return Bot(process, folder, env["BOT_PUBLIC_URL"])
 
 
 @pytest.fixture
@@ -191,14 +193,21 @@ def _expected_parts(database: Path, week: IsoWeek) -> dict[str, list[str]]:
     for reader in readers:
         variant = digest.only(reader.countries)
         wanted[reader.address] = [] if variant.is_empty else [
-            p.html for p in render_telegram(variant, NAME, reader.locale)]
+            p.html for p in render_telegram(variant, NAME, reader.locale,
+                                            archive_url=f"{ANY_BOT}/archive/{week}/")]
     return wanted
+
+
+# The last of several parts links the week's page at its sender's BOT_PUBLIC_URL, whose port
+# is that process's own: compared as any of our bots'.
+ANY_BOT = "http://127.0.0.1:0"
+_A_BOT = re.compile(r"http://127\.0\.0\.1:\d+/archive/")
 
 
 def _received(api: FakeBotApi) -> dict[str, list[str]]:
     texts: dict[str, list[str]] = collections.defaultdict(list)
     for sent in api.sent:
-        texts[str(sent.chat_id)].append(sent.html)
+        texts[str(sent.chat_id)].append(_A_BOT.sub(f"{ANY_BOT}/archive/", sent.html))
     return texts
 
 

@@ -32,6 +32,7 @@ from bot.delivery.mail_transport import Smtp
 from bot.delivery.weeks import email_job
 from bot.digest import IsoWeek
 from bot.ingest import load
+from bot.links import week_page
 from bot.mail import Wire
 from bot.model import Channel, Status
 from bot.render.telegram import render_telegram
@@ -246,7 +247,8 @@ def test_both_channels_go_out_and_each_message_once(tmp_path: Path) -> None:
     for reader in readers:
         variant = digest.only(reader.countries)
         wanted = [] if variant.is_empty else [
-            p.html for p in render_telegram(variant, settings.newsletter_name, reader.locale)]
+            p.html for p in render_telegram(variant, settings.newsletter_name, reader.locale,
+                                            archive_url=week_page(settings.public_url, W14))]
         assert got.get(reader.address, []) == wanted, reader.address
     assert sum(len(parts) for parts in got.values()) > len(chats)  # several parts, some chats
     assert _outbox(tmp_path) == sorted(READERS)

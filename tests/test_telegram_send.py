@@ -32,10 +32,13 @@ from tests.fakes.telegram import FakeBotApi
 from tests.telegram_week import NOW, SETS, TOKEN, WEEK, telegram_store
 
 NAME = "Nouvelles d'Asie centrale"
+SITE = "https://lettre.example.fr"
+PAGE = f"{SITE}/archive/{WEEK}/"  # the week's web version, linked by a last part
 
 
 def job(api: FakeBotApi, **changes: object) -> TelegramJob:
-    base = TelegramJob(TOKEN, api.url, NAME, retries=Retries(first=dt.timedelta(milliseconds=200)))
+    base = TelegramJob(TOKEN, api.url, NAME, public_url=SITE,
+                       retries=Retries(first=dt.timedelta(milliseconds=200)))
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -52,7 +55,7 @@ def expected_parts(database: Path, digest: Digest) -> dict[str, list[TelegramPar
     for reader in readers:
         variant = digest.only(reader.countries)
         wanted[reader.address] = [] if variant.is_empty else render_telegram(
-            variant, NAME, reader.locale)
+            variant, NAME, reader.locale, archive_url=PAGE)
     return wanted
 
 
@@ -100,6 +103,9 @@ def test_a_broadcast_reaches_everyone_in_order_past_blocks_and_429s(tmp_path: Pa
         assert all(api.messages_to(int(chat)) == [] for chat in blocked)
         channel = api.messages_to("@asiecentrale")
         assert len(channel) == len(render_telegram(digest, NAME)) == 4
+        # Numbered 1/4 to 4/4; the last links the week's page, the others do not.
+        assert [f"<i>{n}/4</i>" in sent.html for n, sent in enumerate(channel, 1)] == [True] * 4
+        assert [PAGE in sent.html for sent in channel] == [False, False, False, True]
         gaps = [b.at - a.at for a, b in itertools.pairwise(channel)]
         assert min(gaps) >= 2.9  # 20 a minute for a channel
         first = next(n for n, sent in enumerate(api.sent) if sent.chat_id == "@asiecentrale")
@@ -179,7 +185,8 @@ def _bot_env(api: FakeBotApi, database: Path, tmp_path: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
     return {**keep, "BOT_DATABASE": str(database), "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": api.url, "BOT_SECRET_KEY": "k" * 32,
-            "BOT_DIGESTS_DIR": str(tmp_path / "digests"), "BOT_OUTBOX": str(tmp_path / "out")}
+            "BOT_DIGESTS_DIR": str(tmp_path / "digests"), "BOT_OUTBOX": str(tmp_path / "out"),
+            "BOT_PUBLIC_URL": SITE}
 
 
 def _send(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -240,7 +247,7 @@ def test_bot_send_all_and_a_test_copy_to_a_chat(tmp_path: Path) -> None:
         dry = _send(env, "--channel", "all", "--dry-run")
         out, err = dry.communicate(timeout=60)
         assert dry.returncode == 0, err
-        assert "would go to 1 email subscribers" in out and "would go to 2 Telegram chats" in out
+        assert "would go to 1 email subscriber" in out and "would go to 2 Telegram chats" in out
         assert api.messages_to(100000) == [] and ledger(database) == {}
         both = _send(env, "--channel", "all")
         out, err = both.communicate(timeout=60)

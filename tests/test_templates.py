@@ -60,7 +60,8 @@ def preview_w14(bot: Bot, tmp_path: Path, **env: str) -> str:
     result = bot("preview", "--week", "2025-W14", BOT_DIGESTS_DIR=str(tmp_path / "digests"),
                  **env)
     assert result.exit_code == 0, result.stderr
-    return (tmp_path / "digests" / "2025-W14" / "email.html").read_text(encoding="utf-8")
+    return (tmp_path / "digests" / "previews" / "2025-W14" / "email.html").read_text(
+        encoding="utf-8")
 
 
 def test_readme_masthead_replaces_the_shipped_one_in_bot_preview(
@@ -74,7 +75,8 @@ def test_readme_masthead_replaces_the_shipped_one_in_bot_preview(
     for shipped in ("Asie centrale", "Kazakhstan", "Ouzbékistan", "Voir dans le navigateur",
                     "Gérer mes préférences", "Se désabonner", "frontière stratégique"):
         assert shipped in html, shipped
-    text = (tmp_path / "digests" / "2025-W14" / "email.txt").read_text(encoding="utf-8")
+    text = (tmp_path / "digests" / "previews" / "2025-W14" / "email.txt").read_text(
+        encoding="utf-8")
     assert LOGO not in text and "Se désabonner" in text
 
 
@@ -106,7 +108,7 @@ def test_a_footer_without_the_unsubscribe_link_is_refused(bot: Bot, tmp_path: Pa
     assert result.stderr == ("error: email/footer.mjml.j2 (BOT_TEMPLATES_DIR) must keep "
                              "{{ unsubscribe_placeholder }}: each reader's own link goes "
                              "there\n")
-    assert not (tmp_path / "digests" / "2025-W14" / "email.html").exists()
+    assert not (tmp_path / "digests" / "previews" / "2025-W14" / "email.html").exists()
 
 
 def test_the_environment_is_one_per_locale_and_folder(newsroom: Path) -> None:

@@ -334,11 +334,34 @@ def test_preferences_keep_the_other_section_an_editor_gave(client: TestClient, t
 
 @pytest.fixture
 def previewed(bot: Bot, tmp_path: Path) -> Path:
-    """The sample's week 2025-W14 previewed into tmp_path/digests; its email.html."""
+    """The sample's week 2025-W14 sent (to nobody) with tmp_path/digests as the archive,
+    which its send publishes; its email.html."""
+    assert bot("import", str(SAMPLE)).exit_code == 0
+    sent = bot("send", "--week", "2025-W14", "--channel", "email",
+               BOT_DIGESTS_DIR=str(tmp_path / "digests"))
+    assert sent.exit_code == 0, sent.stderr
+    return tmp_path / "digests" / "2025-W14" / "email.html"
+
+
+def test_a_preview_is_not_published(bot: Bot, client: TestClient, tmp_path: Path) -> None:
     assert bot("import", str(SAMPLE)).exit_code == 0
     shown = bot("preview", "--week", "2025-W14", BOT_DIGESTS_DIR=str(tmp_path / "digests"))
     assert shown.exit_code == 0, shown.stderr
-    return tmp_path / "digests" / "2025-W14" / "email.html"
+    assert (tmp_path / "digests" / "previews" / "2025-W14" / "email.html").is_file()
+    assert "Aucune lettre pour l’instant." in client.get("/archive/").text
+    for path in ("/archive/2025-W14/", "/archive/previews/", "/archive/previews/2025-W14/"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_the_web_version_has_no_reader_links(previewed: Path) -> None:
+    html = previewed.read_text(encoding="utf-8")
+    for reader_only in ("Se désabonner", "Gérer mes préférences", "Voir dans le navigateur",
+                        "parce que vous y êtes abonné", "%%"):
+        assert reader_only not in html, reader_only
+    assert '<a href="http://127.0.0.1:8080/" style="color:#0b5cad">S’abonner à la lettre</a>' \
+        in html
+    text = previewed.with_name("email.txt").read_text(encoding="utf-8")
+    assert "Se désabonner" not in text and "S’abonner à la lettre\nhttp://127.0.0.1:8080/" in text
 
 
 def test_the_archive_lists_the_weeks_and_serves_their_email(client: TestClient,

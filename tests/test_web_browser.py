@@ -118,8 +118,9 @@ def test_the_unsubscribe_button_works(browser: Browser, site: str, tmp_path: Pat
 def test_the_archive_opens_the_sample_week(browser: Browser, site: str, tmp_path: Path,
                                            bot: Bot) -> None:
     assert bot("import", str(SAMPLE)).exit_code == 0
-    assert bot("preview", "--week", "2025-W14",
-               BOT_DIGESTS_DIR=str(tmp_path / "digests")).exit_code == 0
+    sent = bot("send", "--week", "2025-W14", "--channel", "email",  # publishes the week
+               BOT_DIGESTS_DIR=str(tmp_path / "digests"))
+    assert sent.exit_code == 0, sent.stderr
     with opened(browser, site, "/archive/") as (page, errors):
         page.get_by_role("link", name="semaine du 31 mars au 6 avril 2025").click()
         page.wait_for_url(f"{site}/archive/2025-W14/")

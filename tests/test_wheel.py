@@ -90,14 +90,16 @@ def test_the_installed_wheel_renders_a_week(wheel: Path, tmp_path: Path) -> None
                             BOT_OUTBOX=str(tmp_path / "outbox"),
                             BOT_FAKE_NOW="2025-09-01T10:00:00+02:00")
     out = run(fresh / "bin" / "bot", "demo", cwd=tmp_path, env=env)
-    [week] = [p for p in (tmp_path / "digests").iterdir() if p.is_dir()]
-    assert week.name in out
+    wrote = [Path(line[len("wrote "):]) for line in out.splitlines() if line.startswith("wrote ")]
+    [week] = [p.parent for p in wrote if p.name == "email.html"]  # the preview's files
+    assert week.name == "2025-W14" and week.is_relative_to((tmp_path / "var" / "demo").resolve())
     html = (week / "email.html").read_text(encoding="utf-8")
     assert "Nouvelles d&#39;Asie centrale" in html and "font-size:26px" in html  # the masthead
     assert "Se désabonner" in html and "Kazakhstan" in html
     assert "Se désabonner" in (week / "email.txt").read_text(encoding="utf-8")
     assert (week / "telegram-01.html").is_file()
-    assert (tmp_path / "digests" / "index.html").is_file()
+    assert [p for p in wrote if p.name == "index.html" and p.is_file()]
+    assert not (tmp_path / "digests").exists()  # bot demo has its own, in var/demo/
     # The catalogs came with it: a reader's English email.
     english = run(python, "-c", "from bot.render.i18n import translate; "
                   "print(translate('en', 'Se désabonner'))", cwd=tmp_path, env=env)

@@ -37,7 +37,7 @@ from bot.chat.digests import LatestDigest, coming_digest, preview_messages
 from bot.chat.sections import Follow, ShowList, ShowSection, View
 from bot.chat.words import _
 from bot.config import Settings
-from bot.delivery.bot_api import NO_PREVIEW, retry_seconds
+from bot.delivery.bot_api import NO_PREVIEW, Pace, PacedReplies, retry_seconds
 from bot.digest import IsoWeek
 from bot.errors import ConfigError
 from bot.model import Channel, Country, Status, Subscriber
@@ -56,12 +56,14 @@ MAX_RETRIES = 3  # 429s in a row for one message before giving up on a reply
 
 
 def build_application(settings: Settings, clock: Clock, *,
-                      request: BaseRequest | None = None) -> ChatApplication:
+                      request: BaseRequest | None = None,
+                      pace: Pace | None = None) -> ChatApplication:
     """The bot, ready to run. Its `post_init` checks that the store opens and sets the command
     menu; PTB calls it from `run_polling`, so a caller that starts the application by hand
     (`initialize`, `start`, `updater.start_polling`) awaits `app.post_init(app)` itself.
     `request`, when given, carries every Bot API call (getUpdates too) instead of HTTP: a
-    benchmark's stub that answers without the network."""
+    benchmark's stub that answers without the network. `pace`, when given, is the one the
+    broadcast of this process uses: replies and broadcast share Telegram's 30 a second."""
     if not settings.telegram_bot_token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set: the Telegram bot is off")
     chat = ChatBot(settings, clock)
@@ -70,6 +72,8 @@ def build_application(settings: Settings, clock: Clock, *,
                .post_init(chat.start_up))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    if pace is not None:
+        builder = builder.rate_limiter(PacedReplies(pace))
     app = builder.build()
     only_messages = filters.UpdateType.MESSAGE  # not edits, not channel posts
     for names, handler in ((["start"], chat.start), (["stop"], chat.stop),
@@ -161,7 +165,7 @@ class ChatBot:
                           name=self.settings.newsletter_name)
 
     async def latest(self, update: Update, context: Context) -> None:
-        """The latest sent digest (else the latest frozen), in the reader's sections."""
+        """The latest digest that went out, in the reader's sections."""
         locale = _locale(update)
         with self.open_store() as store:
             found = _active(store, _address(update))
@@ -259,8 +263,10 @@ class ChatBot:
             await self.hint(update, context)
             return
         with self.open_store() as store:
-            coming = coming_digest(store, self.clock(), self.settings.timezone)
-        for text in preview_messages(coming, self.settings.newsletter_name, _locale(update)):
+            coming = coming_digest(store, self.clock(), self.settings.timezone,
+                                   article_link=self.settings.article_link)
+        for text in preview_messages(coming, self.settings.newsletter_name, _locale(update),
+                                     self.settings.public_url):
             await self.send(context.bot, _user(update), text)
 
     async def log_error(self, update: object, context: Context) -> None:

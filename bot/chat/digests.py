@@ -1,4 +1,4 @@
-"""The digests the bot shows: /latest (the newest sent, else the newest frozen) and an
+"""The digests the bot shows: /latest (the newest sent or being sent; never a preview) and an
 admin's /apercu (the coming one). Rendered messages are cached per (digest version, locale,
 sections): a stored digest's stamp is read without its snapshot, which is loaded, parsed and
 rendered only when that version has not been seen yet."""
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.archive import digest_for_week
+from bot.archive import show_week
 from bot.chat.words import _, html
 from bot.digest import Digest, IsoWeek, digest_from_json, last_complete_week
+from bot.links import week_page
 from bot.model import Country
 from bot.render.i18n import week_label
 from bot.render.telegram import render_telegram
@@ -51,8 +52,9 @@ def capped(messages: list[str], week: str, locale: str, public_url: str) -> list
     whole digest on the web."""
     if len(messages) <= LATEST_MAX:
         return messages
-    url = f"{public_url.rstrip('/')}/archive/{week}/"
-    rest = html(locale, _("La suite de ce résumé est en ligne : %(url)s"), url=url)
+    # The parts cut off include the last, which links the week's page itself: one link.
+    rest = html(locale, _("La suite de ce résumé est en ligne : %(url)s"),
+                url=week_page(public_url, week))
     return [*messages[:LATEST_MAX - 1], rest]
 
 
@@ -68,14 +70,18 @@ class LatestDigest:
 
     def messages_for(self, store: Store, locale: str,
                      countries: frozenset[Country]) -> list[str] | None:
-        """The HTML messages, in order; None when no digest was frozen yet."""
-        stamp = store.latest_digest_stamp(("sent",)) or store.latest_digest_stamp()
+        """The HTML messages, in order; None when no digest went out yet. A digest is shown
+        from its send on (`sending`: its archive page, which a long one links, is written by
+        then); never a preview."""
+        stamp = store.latest_digest_stamp(("sending", "sent"))
         if stamp is None:
             return None
 
         def render() -> list[str]:
             digest = self.digests.get(stamp, lambda: _load(store, stamp))
-            return capped(digest_messages(digest.only(countries), self.newsletter_name, locale),
+            page = week_page(self.public_url, stamp.week) if self.public_url else None
+            return capped(digest_messages(digest.only(countries), self.newsletter_name, locale,
+                                          archive_url=page),
                           stamp.week, locale, self.public_url)
 
         return self.messages.get((stamp, locale, countries), render)
@@ -87,9 +93,12 @@ def _load(store: Store, stamp: DigestStamp) -> Digest:
     return digest_from_json(stored.snapshot)
 
 
-def digest_messages(digest: Digest, newsletter_name: str, locale: str) -> list[str]:
-    """The digest's Telegram parts; a reader's variant with nothing in it says so."""
-    parts = [part.html for part in render_telegram(digest, newsletter_name, locale)]
+def digest_messages(digest: Digest, newsletter_name: str, locale: str, *,
+                    archive_url: str | None = None) -> list[str]:
+    """The digest's Telegram parts (the last of several linking `archive_url`, the week's
+    page); a reader's variant with nothing in it says so."""
+    parts = [part.html for part in render_telegram(digest, newsletter_name, locale,
+                                                   archive_url=archive_url)]
     if digest.is_empty:
         parts[-1] += "\n\n" + html(locale, _("Aucun article cette semaine-là dans les pays que "
                                              "vous suivez ; /pays pour en choisir d’autres."))
@@ -104,23 +113,30 @@ class Coming:
     live: bool
 
 
-def coming_digest(store: Store, now: dt.datetime, zone: ZoneInfo) -> Coming:
-    """The last complete week while it is not sent (freezing it, as `bot preview` does);
-    once it went out, the current week as it stands."""
-    last = digest_for_week(store, last_complete_week(now, zone), now, zone)
+def coming_digest(store: Store, now: dt.datetime, zone: ZoneInfo, *,
+                  article_link: str | None = None) -> Coming:
+    """The last complete week while it is not sent (as it stands: a preview freezes
+    nothing); once it went out, the current week as it stands."""
+    last = show_week(store, last_complete_week(now, zone), now, zone,
+                     article_link=article_link)
     if not last.is_final:
         return Coming(last.digest, live=False)
     current = IsoWeek.of(now.astimezone(zone).date())
-    return Coming(digest_for_week(store, current, now, zone).digest, live=True)
+    return Coming(show_week(store, current, now, zone, article_link=article_link).digest,
+                  live=True)
 
 
-def preview_messages(coming: Coming, newsletter_name: str, locale: str) -> list[str]:
-    """/apercu: a line saying which week this is, then its parts."""
+def preview_messages(coming: Coming, newsletter_name: str, locale: str,
+                     public_url: str = "") -> list[str]:
+    """/apercu: a line saying which week this is, then its parts as readers will get them
+    (the last of several linking the week's page, which its send publishes)."""
     if coming.digest.is_empty:
         return [html(locale, _("Rien à montrer : pas encore d’article (%(week)s)."),
                      week=week_label(coming.digest.week, locale))]
     intro = html(locale, _("Aperçu : la semaine en cours, telle qu’elle est maintenant (le "
                            "résumé de la semaine passée est parti).")) if coming.live else \
         html(locale, _("Aperçu du résumé de la semaine passée, pas encore envoyé :"))
-    parts = [part.html for part in render_telegram(coming.digest, newsletter_name, locale)]
+    page = week_page(public_url, coming.digest.week) if public_url else None
+    parts = [part.html for part in render_telegram(coming.digest, newsletter_name, locale,
+                                                   archive_url=page)]
     return [intro, *parts]

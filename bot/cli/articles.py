@@ -7,7 +7,7 @@ import json
 
 import click
 
-from bot.cli.group import Context, cli, columns, parse_day, pass_context
+from bot.cli.group import Context, cli, columns, parse_day, pass_context, plural
 from bot.errors import InputError, one_line
 from bot.model import Article, Country, NewArticle, parse_country
 from bot.store import ArticleQuery
@@ -42,20 +42,27 @@ def import_location(context: Context, location: str, fmt: str | None = None,
         if dry_run:
             tagged = list(batch.articles())
             stored = store.find_stored(tagged)
-            _echo_drafts(tagged, stored)
-            new = sum(a.content_hash not in stored for a in tagged)
-            click.echo(f"dry run: {new} new, {len(tagged) - new} already in the "
-                       f"store, {len(batch.errors)} rejected; nothing was written")
+            links = store.find_links(tagged)
+            _echo_drafts(tagged, stored, links)
+            new = sum(a.content_hash not in stored and a.content_hash not in links
+                      for a in tagged)
+            matched = sum(a.content_hash in links for a in tagged)
+            click.echo(f"dry run: {new} new, " + (f"{matched} matched, " if matched else "")
+                       + f"{len(tagged) - new - matched} already in the store, "
+                       f"{len(batch.errors)} rejected; nothing was written")
             return
         if batch.errors:
             path = write_rejects(batch.source, batch.errors, now)
-            click.echo(f"{len(batch.errors)} bad records skipped, written to {path}", err=True)
+            click.echo(f"{plural(len(batch.errors), 'bad record')} skipped, written to {path}",
+                       err=True)
         # Tagging streams into the store: big imports write while workers still read.
         result = store.insert_articles(batch.articles(), now)
     review = sum(1 for d in batch.drafts if d.needs_review)
-    click.echo(f"{batch.source.name}: {len(result.inserted)} new articles, "
+    click.echo(f"{batch.source.name}: {plural(len(result.inserted), 'new article')}, "
+               + (f"{len(result.linked)} matched (linked), " if result.linked else "") +
                f"{len(result.duplicates)} already in the store ({batch.format})"
-               + (f"; {review} need review: bot articles list --needs-review" if review else ""))
+               + (f"; {plural(review, 'needs', 'need')} review: bot articles list "
+                  "--needs-review" if review else ""))
 
 
 @cli.group()
@@ -103,6 +110,10 @@ def edit_article(context: Context, article_id: int, country: str | None, day: st
     new_country: Country | None = parse_country(country, field_name="--country") \
         if country else None
     published = parse_day(day) if day else None
+    if country is None and day is None and title is None and feature is None:
+        raise InputError("nothing to change: give --country, --date, --title or "
+                         f"--feature/--no-feature (bot articles approve {article_id} lets it "
+                         "go out as it is)")
     if title is not None:
         title = " ".join(title.split())
         if not title:
@@ -114,15 +125,29 @@ def edit_article(context: Context, article_id: int, country: str | None, day: st
     _echo_articles([article])
 
 
+@articles.command("approve")
+@click.argument("article_ids", metavar="ID…", type=int, nargs=-1, required=True)
+@pass_context
+def approve_articles(context: Context, article_ids: tuple[int, ...]) -> None:
+    """Let articles that need review go out as they are (clears needs-review)."""
+    with context.open_store() as store:
+        approved = store.approve_articles(list(dict.fromkeys(article_ids)), context.now())
+    _echo_articles(approved)
+
+
 def _echo_articles(found: list[Article]) -> None:
     rows = [(str(a.id), a.published.isoformat(), a.date_source.value, a.country.value,
              "★" if a.featured else "", a.needs_review or "", one_line(a.title)) for a in found]
     columns(rows, ("ID", "DATE", "DATED BY", "COUNTRY", "", "REVIEW", "TITLE"))
-    click.echo(f"{len(found)} articles")
+    click.echo(plural(len(found), "article"))
 
 
-def _echo_drafts(found: list[NewArticle], stored: set[str]) -> None:
+def _echo_drafts(found: list[NewArticle], stored: set[str], links: dict[str, int]) -> None:
+    def status(a: NewArticle) -> str:
+        if a.content_hash in links:
+            return f"matched #{links[a.content_hash]}"
+        return "stored" if a.content_hash in stored else "new"
+
     rows = [(a.location, a.published.isoformat(), a.date_source.value, a.country.value,
-             "stored" if a.content_hash in stored else "new", a.needs_review or "",
-             one_line(a.title)) for a in found]
+             status(a), a.needs_review or "", one_line(a.title)) for a in found]
     columns(rows, ("FROM", "DATE", "DATED BY", "COUNTRY", "STATUS", "REVIEW", "TITLE"))

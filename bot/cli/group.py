@@ -108,6 +108,13 @@ def cli(ctx: click.Context, verbose: int) -> None:
     ctx.obj = Context()
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """The count and the word agreeing with it: `plural(1, "article")` → "1 article",
+    `plural(2, "new article")` → "2 new articles", `plural(0, "article")` → "0 articles";
+    `many` for a plural that is not the singular plus s (`plural(n, "needs", "need")`)."""
+    return f"{count} {singular if count == 1 else many or singular + 's'}"
+
+
 def parse_day(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)

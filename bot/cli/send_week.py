@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import click
 
+from bot.cli.group import plural
 from bot.config import Settings
 from bot.delivery.email import EmailSend
 from bot.delivery.ledger import SendReport
@@ -21,10 +22,12 @@ from bot.delivery.weeks import (
     email_job,
     frozen_week,
     mark_if_sent,
+    sender_lease,
     telegram_job,
 )
-from bot.digest import Digest, IsoWeek
+from bot.digest import Digest, IsoWeek, unreviewed
 from bot.errors import InputError
+from bot.links import week_page
 from bot.mail import digest_message
 from bot.model import Channel, Status
 from bot.render.email import render_email
@@ -37,14 +40,15 @@ Clock = Callable[[], dt.datetime]
 
 
 def send_command(settings: Settings, clock: Clock, week_text: str, to: str | None,
-                 dry_run: bool, channel: str = "email") -> None:
+                 dry_run: bool, channel: str = "email", force: bool = False) -> None:
     """`bot send`: `channel` is email, telegram or all (Telegram only when configured)."""
     telegram_on = settings.telegram_bot_token is not None
     if channel in {"telegram", "all"} and not telegram_on:
         click.echo("telegram: off (TELEGRAM_BOT_TOKEN is not set)")
         if channel == "telegram":
             return
-    week, digest = _frozen_week(settings, clock, week_text, allow_live=bool(to))
+    week, digest = _frozen_week(settings, clock, week_text, allow_live=bool(to),
+                                freeze=not dry_run, force=force or dry_run)
     if to:
         if channel == "telegram" or (channel == "all" and _looks_like_chat(to)):
             if not telegram_on:
@@ -59,20 +63,25 @@ def send_command(settings: Settings, clock: Clock, week_text: str, to: str | Non
     if dry_run:
         for each in wanted:
             count_recipients(settings, digest, each)
+        for _, problem in unreviewed(digest):
+            click.echo(f"needs review: {problem} (bot send will not send the week before it is "
+                       "reviewed, unless --force)")
         return
-    for each in wanted:
-        if each is Channel.EMAIL:
-            run_send(settings, clock, week, digest,
-                     open_transport(settings.smtp_url, settings.outbox))
-        else:
-            run_telegram(settings, clock, week, digest)
+    with sender_lease(settings, clock):  # a bot run on this store stands by meanwhile
+        for each in wanted:
+            if each is Channel.EMAIL:
+                run_send(settings, clock, week, digest,
+                         open_transport(settings.smtp_url, settings.outbox))
+            else:
+                run_telegram(settings, clock, week, digest)
 
 
-def _frozen_week(settings: Settings, clock: Clock, week_text: str,
-                 allow_live: bool = False) -> tuple[IsoWeek, Digest]:
+def _frozen_week(settings: Settings, clock: Clock, week_text: str, *, allow_live: bool = False,
+                 freeze: bool = True, force: bool = False) -> tuple[IsoWeek, Digest]:
     """The week and its frozen digest; a week with no articles says so and exits 1."""
     try:
-        return frozen_week(settings, clock(), week_text, allow_live)
+        return frozen_week(settings, clock(), week_text, allow_live=allow_live, freeze=freeze,
+                           force=force)
     except EmptyWeek as exc:
         click.echo(str(exc), err=True)
         raise click.exceptions.Exit(1) from None
@@ -108,8 +117,8 @@ def count_recipients(settings: Settings, digest: Digest,
                 would += 1
     if channel is Channel.TELEGRAM and settings.telegram_channel:
         would += 1 - bool(store_has_chat(settings, settings.telegram_channel))
-    kind = "email subscribers" if channel is Channel.EMAIL else "Telegram chats"
-    click.echo(f"dry run: {digest.week} would go to {would} {kind}; {empty} "
+    kind = "email subscriber" if channel is Channel.EMAIL else "Telegram chat"
+    click.echo(f"dry run: {digest.week} would go to {plural(would, kind)}; {empty} "
                "skipped (nothing in the sections they follow); nothing was sent")
 
 
@@ -121,7 +130,7 @@ def store_has_chat(settings: Settings, chat: str) -> bool:
 
 def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
              transport: Transport) -> SendReport:
-    _start_sending(settings, clock, week)
+    _start_sending(settings, clock, week, digest)
     progress = _Progress()
     sender = EmailSend(settings.database, str(week), digest, email_job(settings, week),
                        transport, clock, on_progress=progress.step, on_start=progress.start)
@@ -132,9 +141,9 @@ def run_send(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest,
     return report
 
 
-def _start_sending(settings: Settings, clock: Clock, week: IsoWeek) -> None:
+def _start_sending(settings: Settings, clock: Clock, week: IsoWeek, digest: Digest) -> None:
     with open_store(settings.database) as store:
-        begin_send(store, settings, week, clock())
+        begin_send(store, settings, week, digest, clock())
 
 
 def _conclude(settings: Settings, clock: Clock, week: IsoWeek, report: SendReport, how: str,
@@ -158,7 +167,7 @@ def _conclude(settings: Settings, clock: Clock, week: IsoWeek, report: SendRepor
 def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,
                  digest: Digest) -> SendReport:
     """The Telegram broadcast of a frozen week, the channel of TELEGRAM_CHANNEL included."""
-    _start_sending(settings, clock, week)
+    _start_sending(settings, clock, week, digest)
     progress = _Progress()
     from bot.delivery.telegram import TelegramSend
 
@@ -172,21 +181,24 @@ def run_telegram(settings: Settings, clock: Clock, week: IsoWeek,
 
 def send_telegram_test_copy(settings: Settings, week: IsoWeek, digest: Digest,
                             chat: str) -> None:
-    parts = render_telegram(digest, settings.newsletter_name)
+    parts = render_telegram(digest, settings.newsletter_name,
+                            archive_url=week_page(settings.public_url, week))
     from bot.delivery.telegram import send_test_copy
 
     count = asyncio.run(send_test_copy(telegram_job(settings), chat, parts))
-    click.echo(f"sent a test copy of {week} to the Telegram chat {chat} ({count} messages)")
+    click.echo(f"sent a test copy of {week} to the Telegram chat {chat} "
+               f"({plural(count, 'message')})")
 
 
-def send_demo(settings: Settings, clock: Clock) -> None:
-    """Send the latest week to a sample reader through the outbox (never a real relay)."""
-    week, digest = _frozen_week(settings, clock, "latest")
+def send_demo(settings: Settings, clock: Clock, week_text: str) -> IsoWeek:
+    """Send a past week to a sample reader through the outbox folder (never a real relay),
+    as `bot send` does: frozen, then through the ledger. `settings` are the demo's own."""
+    week, digest = _frozen_week(settings, clock, week_text)
     with open_store(settings.database) as store:
         store.add_subscribers([NewSubscriber(Channel.EMAIL, DEMO_READER, "fr", frozenset())],
                               Status.ACTIVE, "demo", clock())
     run_send(settings, clock, week, digest, Outbox(settings.outbox))
-    click.echo(f"the sample reader's email is in {settings.outbox.resolve()}")
+    return week
 
 
 def _counts(report: SendReport) -> str:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from bot.cli.group import Context, cli, columns, pass_context
+from bot.cli.group import Context, cli, columns, pass_context, plural
 
 
 @cli.group()
@@ -83,7 +83,7 @@ def list_subscribers(context: Context, status: str | None, channel: str | None,
     rows = [(str(s.id), s.channel.value, s.status.value, s.locale,
              " ".join(sorted(c.value for c in s.countries)) or "all", s.address) for s in found]
     columns(rows, ("ID", "CHANNEL", "STATUS", "LOCALE", "COUNTRIES", "ADDRESS"))
-    click.echo(f"{len(found)} subscribers")
+    click.echo(plural(len(found), "subscriber"))
 
 
 @subscribers.command("import")

@@ -12,11 +12,13 @@ import datetime as dt
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, RetryAfter
+from telegram.ext import BaseRateLimiter
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
@@ -25,6 +27,7 @@ from bot.redact import redact_secrets
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+Answer = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API call returns
 MAX_429 = 10  # 429s in a row for one part before it is left for a later attempt
 
 
@@ -110,10 +113,11 @@ async def open_bot(token: str, api_url: str, connections: int) -> AsyncIterator[
 class Sender:
     """Sends parts to chats at Telegram's pace, waiting out 429s."""
 
-    def __init__(self, bot: Bot, rate: float, group_gap: float) -> None:
+    def __init__(self, bot: Bot, rate: float, group_gap: float,
+                 pace: Pace | None = None) -> None:
         self.bot = bot
         self.group_gap = group_gap  # seconds between two messages to one group or channel
-        self.pace = Pace(rate)
+        self.pace = pace or Pace(rate)  # `bot run` shares one with the bot's replies
         self.last_end: dict[str, float] = {}
 
     async def send(self, chat: str, html: str) -> Message:
@@ -135,3 +139,37 @@ class Sender:
                 if is_group(chat):
                     self.last_end[chat] = time.monotonic()
         raise NetworkError(f"still 429 after {MAX_429} tries")
+
+
+class PacedReplies(BaseRateLimiter[None]):
+    """The Telegram bot's replies at the broadcast's pace: PTB hands every Bot API call to
+    this hook, and what sends or edits a message waits for the same `Pace` as the broadcast
+    of that process, so that replies and the weekly send together stay under Telegram's
+    30 messages a second. A 429 pauses both."""
+
+    PACED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup",
+                       "sendPhoto", "sendDocument", "copyMessage", "forwardMessage"})
+
+    def __init__(self, pace: Pace) -> None:
+        self.pace = pace
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+            self, callback: Callable[..., Coroutine[Any, Any, Answer]], args: Any,
+            kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+            rate_limit_args: None) -> Answer:
+        if endpoint not in self.PACED:
+            return await callback(*args, **kwargs)
+        await self.pace.acquire()
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:  # the caller decides whether to try again; all wait
+            self.pace.pause(retry_seconds(exc))
+            raise
+        finally:
+            self.pace.release()

@@ -21,10 +21,11 @@ from pathlib import Path
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, TelegramError
 
-from bot.delivery.bot_api import Sender, open_bot
+from bot.delivery.bot_api import Pace, Sender, open_bot
 from bot.delivery.ledger import RETRIES, Clock, Ledger, Retries, SendReport
 from bot.digest import Digest
 from bot.errors import BotError
+from bot.links import week_page
 from bot.model import Channel, Country, Status, Subscriber
 from bot.render.telegram import TelegramPart, render_telegram
 from bot.store import Claim, Store, open_store
@@ -40,6 +41,7 @@ class TelegramJob:
     api_url: str
     newsletter_name: str
     channel: str | None = None  # TELEGRAM_CHANNEL: sent to first
+    public_url: str = ""  # BOT_PUBLIC_URL: the last of several parts links the week's page
     rate: float = 30.0  # messages a second, all chats together
     group_gap: float = 3.0  # seconds between two messages to one group or channel
     concurrency: int = 32  # chats written to at once
@@ -48,11 +50,11 @@ class TelegramJob:
 
 
 @contextlib.asynccontextmanager
-async def open_sender(job: TelegramJob) -> AsyncIterator[Sender]:
-    """A started bot, sending at the job's pace."""
+async def open_sender(job: TelegramJob, pace: Pace | None = None) -> AsyncIterator[Sender]:
+    """A started bot, sending at the job's pace (or at `pace`, shared with others)."""
     bot: Bot
     async with open_bot(job.token, job.api_url, job.concurrency + 2) as bot:
-        yield Sender(bot, job.rate, job.group_gap)
+        yield Sender(bot, job.rate, job.group_gap, pace)
 
 
 class TelegramSend:
@@ -61,7 +63,7 @@ class TelegramSend:
     def __init__(self, database: Path, week: str, digest: Digest, job: TelegramJob,
                  clock: Clock, on_progress: Callable[[str], None] = lambda outcome: None,
                  on_start: Callable[[int, int], None] = lambda total, done: None,
-                 catch_signals: bool = True) -> None:
+                 catch_signals: bool = True, pace: Pace | None = None) -> None:
         self.database = database
         self.week = week
         self.digest = digest
@@ -70,6 +72,7 @@ class TelegramSend:
         self.ledger = Ledger(database, week, Channel.TELEGRAM, clock, job.retries, on_progress,
                              on_start)
         self.catch_signals = catch_signals  # False inside `bot run`, which stops us itself
+        self.pace = pace  # `bot run`'s, shared with the bot's replies
         self.stop = asyncio.Event()
         self.variants: dict[tuple[frozenset[Country], str], list[TelegramPart]] = {}
 
@@ -85,7 +88,7 @@ class TelegramSend:
         log.info("sending %s on Telegram to %d chats", self.week, self.ledger.total)
         restore = self.catch_stop_signals() if self.catch_signals else (lambda: None)
         try:
-            async with open_sender(self.job) as sender:
+            async with open_sender(self.job, self.pace) as sender:
                 await asyncio.gather(*(self.work(sender) for _ in range(self.job.concurrency)))
         finally:
             restore()
@@ -130,7 +133,9 @@ class TelegramSend:
         if key not in self.variants:
             variant = self.digest.only(subscriber.countries)
             self.variants[key] = [] if variant.is_empty else render_telegram(
-                variant, self.job.newsletter_name, subscriber.locale)
+                variant, self.job.newsletter_name, subscriber.locale,
+                archive_url=week_page(self.job.public_url, self.week) if self.job.public_url
+                else None)
         return self.variants[key]
 
     async def deliver(self, sender: Sender, store: Store, claim: Claim) -> None:

@@ -111,7 +111,7 @@ def tag_stream(drafts: Sequence[ArticleDraft], import_day: dt.date) -> Iterator[
             date_source=date_source, country=draft.country or _CODES[reading.country],
             countries=_countries(reading.countries),
             needs_review=draft.needs_review, content_hash=reading.content_hash,
-            location=draft.location)
+            location=draft.location, title_key=reading.title_key)
 
 
 class Reading(NamedTuple):
@@ -122,6 +122,7 @@ class Reading(NamedTuple):
     countries: str  # space-separated codes, strongest first
     dates: list[DateMention]
     content_hash: str
+    title_key: str  # the real title's folded words, "" for one made up from the lead
 
 
 _CODES = {c.value: c for c in Country}
@@ -142,7 +143,8 @@ def read_texts(texts: Sequence[tuple[str, str, bool]]) -> list[Reading]:
         title_words = words(title) if real_title else []
         tag = classify_words(title_words, lead_words, subject_positions(title, title_words))
         readings.append(Reading(tag.country.value, " ".join(tag.countries),
-                                find_dates(lead, lead_words), content_hash(title, lead)))
+                                find_dates(lead, lead_words), content_hash(title, lead),
+                                " ".join(title_words)))
     return readings
 
 

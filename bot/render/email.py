@@ -12,7 +12,15 @@ from mjml import mjml2html
 
 from bot.digest import Digest, digest_to_json
 from bot.errors import ConfigError
-from bot.render.blocks import digest_blocks, preheader, title_line
+from bot.render.blocks import (
+    contents,
+    contents_label,
+    contents_line,
+    digest_blocks,
+    featured_label,
+    preheader,
+    title_line,
+)
 from bot.render.environment import environment
 from bot.render.i18n import normalize_locale, week_label
 
@@ -71,6 +79,25 @@ def render_email(digest: Digest, masthead: Masthead, locale: str = "fr") -> Rend
                           str(context["preferences_placeholder"])))
 
 
+def render_web_version(digest: Digest, masthead: Masthead, subscribe_url: str,
+                       locale: str = "fr") -> tuple[str, str]:
+    """(html, text) of the week as the public archive shows it: the email without any
+    reader's links (no "view in the browser", preferences or unsubscribe), and a link to
+    subscribe (`subscribe_url`) instead."""
+    locale = normalize_locale(locale)
+    context = {**_context(digest, masthead, locale), "web_version": True,
+               "subscribe_url": subscribe_url}
+    html = mjml2html(_mjml(context, masthead, locale))
+    text = environment(locale, masthead.templates).get_template(
+        "email/digest.txt.j2").render(context)
+    for key in ("unsubscribe_placeholder", "preferences_placeholder"):
+        if str(context[key]) in html + text:
+            raise ConfigError(f"email/footer.mjml.j2 and email/digest.txt.j2 "
+                              f"(BOT_TEMPLATES_DIR) must leave {{{{ {key} }}}} out when "
+                              "web_version is set: the archive's page belongs to no reader")
+    return html, text
+
+
 def _check_links(html: str, text: str, context: dict[str, object]) -> None:
     """Every reader's email carries their unsubscribe and preferences links: a newsroom's
     template (BOT_TEMPLATES_DIR) that left a placeholder out must not send mail without."""
@@ -89,6 +116,7 @@ def _mjml(context: dict[str, object], masthead: Masthead, locale: str) -> str:
 def _context(digest: Digest, masthead: Masthead, locale: str) -> dict[str, object]:
     # Placeholders no article can contain: they are derived from the digest's own text.
     seal = hashlib.sha256(f"{digest_to_json(digest)}{locale}".encode()).hexdigest()[:16]
+    blocks = digest_blocks(digest, locale)
     return {
         "unsubscribe_placeholder": f"%%UNSUBSCRIBE-{seal}%%",
         "preferences_placeholder": f"%%PREFERENCES-{seal}%%",
@@ -96,9 +124,15 @@ def _context(digest: Digest, masthead: Masthead, locale: str) -> dict[str, objec
         "preheader": preheader(digest),
         "newsletter_name": masthead.newsletter_name,
         "label": _capitalized(week_label(digest.week, locale)),
-        "blocks": digest_blocks(digest, locale),
+        "blocks": blocks,
+        "contents": contents(blocks),  # the sections, for the table of contents (HTML)
+        "contents_label": contents_label(locale),
+        "contents_line": contents_line(blocks, locale),  # the same, as text
+        "featured_label": featured_label(locale),
         "archive_url": masthead.archive_url,
         "postal_address": masthead.postal_address,
+        "web_version": False,
+        "subscribe_url": "",
     }
 
 

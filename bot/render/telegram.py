@@ -5,6 +5,10 @@ counted in UTF-16 code units as Telegram counts) and at most 100 entities (each 
 Parts break between sections or between articles, never inside a tag or an article; a part
 that continues a section starts with the section's title and "(suite)", so that each reads
 alone. Only an article too long for any message is cut, between words of its lead.
+
+The first part has the table of contents under its title. A digest of several parts ends
+each with its number, "2/4", and its last with a link to the week's web version; room for
+that line is kept in every part, so it never pushes a part past either limit.
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ from dataclasses import dataclass
 from html import escape
 
 from bot.digest import Digest
-from bot.render.blocks import Block, ShownItem, digest_blocks, title_line
+from bot.render.blocks import (
+    FEATURED_MARK,
+    Block,
+    ShownItem,
+    contents_line,
+    digest_blocks,
+    online_label,
+    safe_url,
+    title_line,
+)
 from bot.render.i18n import translate
 
 MAX_TEXT = 4096  # Telegram's MessageLimit.MAX_TEXT_LENGTH
@@ -29,6 +42,7 @@ class TelegramPart:
     text: str
     entities: int
     continuation: str = ""  # the repeated section title it starts with, if any
+    trailer: str = ""  # the line it ends with, if any: "2/4", "4/4 · Tout le résumé en ligne"
 
     @property
     def length(self) -> int:
@@ -52,18 +66,62 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def render_telegram(digest: Digest, newsletter_name: str, locale: str = "fr",
-                    max_text: int = MAX_TEXT, max_entities: int = MAX_ENTITIES
-                    ) -> list[TelegramPart]:
-    """The digest's messages, in order; each within both limits."""
-    packer = _Packer(max_text, max_entities, translate(locale, "suite"))
+def render_telegram(digest: Digest, newsletter_name: str, locale: str = "fr", *,
+                    archive_url: str | None = None, max_text: int = MAX_TEXT,
+                    max_entities: int = MAX_ENTITIES) -> list[TelegramPart]:
+    """The digest's messages, in order; each within both limits. Several parts are numbered,
+    and the last links `archive_url` (the week's web version), when given."""
+    blocks = digest_blocks(digest, locale)
     header = title_line(newsletter_name, digest, locale)
-    packer.add(_Piece(f"<b>{_text(header)}</b>", header, 1), heading=None)
-    for block in digest_blocks(digest, locale):
-        # A continued section repeats its name, without the count: "🇰🇿 Kazakhstan (suite)".
-        name = _Piece(f"<b>{_text(block.heading)}</b>", block.heading, 1)
-        packer.add_section(_title(block), name, [_article(item) for item in block.items])
-    return packer.finish()
+    opening = [_Piece(f"<b>{_text(header)}</b>", header, 1)]
+    if contents := contents_line(blocks, locale):
+        opening.append(_Piece(_text(contents), contents, 0))
+
+    sections = [(block, _title(block), [_article(item) for item in block.items])
+                for block in blocks]
+
+    def pack(reserve: _Piece | None) -> list[TelegramPart]:
+        spare = utf16_length(SEPARATOR + reserve.text) if reserve else 0
+        packer = _Packer(max_text - spare, max_entities - (reserve.entities if reserve else 0),
+                         translate(locale, "suite"))
+        for piece in opening:
+            packer.add(piece, heading=None)
+        for block, title, items in sections:
+            # A continued section repeats its name, without the count: "🇰🇿 Kazakhstan (suite)".
+            name = _Piece(f"<b>{_text(block.heading)}</b>", block.heading, 1)
+            packer.add_section(title, name, items)
+        return packer.finish()
+
+    whole = [*opening, *(piece for _, title, items in sections for piece in (title, *items))]
+    if (utf16_length(SEPARATOR.join(p.text for p in whole)) <= max_text
+            and sum(p.entities for p in whole) <= max_entities):
+        return pack(None)  # one message: no number, no link
+    # Several: room for the widest last line ("44/44 · <link>") is kept in every part, link
+    # or not, so that the split does not depend on it; repacked if the count gains a digit.
+    digits = 1
+    while True:
+        parts = pack(_trailer("9" * digits, "9" * digits, "https://", locale))
+        if len(str(len(parts))) <= digits:
+            break
+        digits = len(str(len(parts)))
+    link = safe_url(archive_url)
+    return [_with(part, _trailer(str(n), str(len(parts)), link if n == len(parts) else None,
+                                 locale)) for n, part in enumerate(parts, 1)]
+
+
+def _trailer(number: str, total: str, link: str | None, locale: str) -> _Piece:
+    """A part's last line: its number, and on the last part the week's web version."""
+    text, html = f"{number}/{total}", f"<i>{number}/{total}</i>"
+    if link is None:
+        return _Piece(html, text, 1)
+    words = online_label(locale)
+    return _Piece(f'{html} · <a href="{escape(link, quote=True)}">{_text(words)}</a>',
+                  f"{text} · {words}", 2)
+
+
+def _with(part: TelegramPart, trailer: _Piece) -> TelegramPart:
+    return TelegramPart(part.html + SEPARATOR + trailer.html, part.text + SEPARATOR + trailer.text,
+                        part.entities + trailer.entities, part.continuation, trailer.text)
 
 
 def _title(block: Block) -> _Piece:
@@ -74,8 +132,9 @@ def _title(block: Block) -> _Piece:
 def _article(item: ShownItem) -> _Piece:
     title = f'<a href="{escape(item.url, quote=True)}">{_text(item.title)}</a>' \
         if item.url else _text(item.title)
-    html = f"<b>{title}</b>\n<i>{_text(item.day)}</i>\n"
-    return _Piece(html + _text(item.lead), f"{item.title}\n{item.day}\n{item.lead}",
+    mark = f"{FEATURED_MARK} " if item.featured else ""  # also in À la une
+    html = f"<b>{mark}{title}</b>\n<i>{_text(item.day)}</i>\n"
+    return _Piece(html + _text(item.lead), f"{mark}{item.title}\n{item.day}\n{item.lead}",
                   3 if item.url else 2, item.lead)
 
 

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 from bot.errors import StoreError
+from bot.folding import title_key
 from bot.store.articles import ArticleTable
 from bot.store.digests import DigestTable
 from bot.store.ledger import Ledger
 from bot.store.readers import SubscriberTable
-from bot.store.rows import ArticleQuery, Claim, InsertResult, StoredDigest
-from bot.store.schedule import ScheduleTable
+from bot.store.rows import ArticleQuery, Claim, InsertResult, StoredDigest, title_hash
+from bot.store.schedule import Lease, ScheduleTable
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def _connect(target: str, path: Path | None) -> Store:
         _set_wal(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # For migration 6, which folds the titles already stored.
+        conn.create_function("bot_title_key", 1, title_key, deterministic=True)
+        conn.create_function("bot_title_hash", 1, title_hash, deterministic=True)
         store = Store(conn, path)
         migrate(store)
     except sqlite3.DatabaseError as exc:
@@ -116,5 +120,5 @@ def _statements(script: str) -> list[str]:
     return found
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ArticleQuery", "Claim", "InsertResult", "Store",
-           "StoredDigest", "migrate", "open_store"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ArticleQuery", "Claim", "InsertResult", "Lease",
+           "Store", "StoredDigest", "migrate", "open_store"]

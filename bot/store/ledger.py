@@ -27,7 +27,7 @@ class Ledger(StoreBase):
     def digest_id(self, week: str) -> int:
         row = self.conn.execute("SELECT id FROM digests WHERE week = ?", (week,)).fetchone()
         if row is None:
-            raise NotFound(f"no frozen digest for {week}; run bot preview --week {week}")
+            raise NotFound(f"{week} was never sent (bot send --week {week} freezes and sends it)")
         return int(row[0])
 
     def fix_recipients(self, digest_id: int, channel: Channel, now: dt.datetime) -> int:

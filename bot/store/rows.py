@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.folding import title_key
 from bot.model import (
     Article,
     Channel,
@@ -29,10 +31,13 @@ _ARTICLE_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class InsertResult:
-    """What an import wrote: new rows, and the drafts that were already stored."""
+    """What an import wrote: new rows, the drafts that were already stored, and the stored
+    articles without a URL that an entry of the same title linked (its URL and guid filled
+    in, instead of a new row)."""
 
     inserted: list[int]
     duplicates: list[NewArticle]
+    linked: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +113,23 @@ def _article_row(a: NewArticle, imported_at: str) -> tuple[object, ...]:
     # The enums are str subclasses: sqlite3 binds them as their text (`.value` is slow).
     return (a.title, a.lead, a.url, a.guid, a.source, a.published.isoformat(),
             _instant(a.published_at) if a.published_at else None, a.date_source,
-            a.country, " ".join(a.countries), a.needs_review, a.content_hash, imported_at)
+            a.country, " ".join(a.countries), a.needs_review, a.content_hash, imported_at,
+            *_title_columns(a))
+
+
+def _title_key(a: NewArticle) -> str | None:
+    """The folded title stored for `a`: tagging's, else worked out here; None for none."""
+    return (title_key(a.title) if a.title_key is None else a.title_key) or None
+
+
+def _title_columns(a: NewArticle) -> tuple[str | None, int | None]:
+    key = _title_key(a)
+    return key, title_hash(key)
+
+
+def title_hash(key: str | None) -> int | None:
+    """The indexed stand-in for a title key: its CRC-32 (a lookup compares the keys too)."""
+    return zlib.crc32(key.encode()) if key else None
 
 
 _SUBSCRIBER_COLUMNS = ("id, channel, address, locale, countries, status, consent_source, "

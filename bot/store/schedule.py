@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.store.base import StoreBase
 from bot.store.rows import _instant
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    holder: str  # host:pid
+    since: dt.datetime | None  # None for a lease taken before the store recorded it
+    until: dt.datetime
 
 
 class ScheduleTable(StoreBase):
@@ -21,17 +29,29 @@ class ScheduleTable(StoreBase):
         marks = ", ".join("?" for _ in gone) or "NULL"  # only placeholders: values are bound
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) "  # noqa: S608
+                "INSERT INTO leases (name, holder, until, since) VALUES (?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                "until = excluded.until WHERE leases.holder = excluded.holder OR "
+                "until = excluded.until, since = CASE WHEN leases.holder = excluded.holder "
+                "THEN coalesce(leases.since, excluded.since) ELSE excluded.since END "
+                "WHERE leases.holder = excluded.holder OR "
                 f"leases.until < ? OR leases.holder IN ({marks})",
-                (name, holder, _instant(now + ttl), _instant(now), *gone))
+                (name, holder, _instant(now + ttl), _instant(now), _instant(now), *gone))
             return bool(cur.rowcount)
 
     def lease_holder(self, name: str) -> tuple[str, dt.datetime] | None:
         row = self.conn.execute("SELECT holder, until FROM leases WHERE name = ?",
                                 (name,)).fetchone()
         return (str(row[0]), dt.datetime.fromisoformat(str(row[1]))) if row else None
+
+    def lease(self, name: str) -> Lease | None:
+        """Who holds the lease `name`, since when, and until when (unless renewed)."""
+        row = self.conn.execute("SELECT holder, since, until FROM leases WHERE name = ?",
+                                (name,)).fetchone()
+        if row is None:
+            return None
+        until = dt.datetime.fromisoformat(str(row[2]))
+        return Lease(str(row[0]), dt.datetime.fromisoformat(str(row[1])) if row[1] else None,
+                     until)
 
     def drop_lease(self, name: str, holder: str) -> None:
         """Give the lease up (a clean stop): another process may take it at once."""

@@ -115,5 +115,35 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (week, kind)
     );
     """,
+    # 6: an article's title folded (bot.folding.title_key: no accents, case or punctuation),
+    # so that a feed entry fills in the URL of the listing's article of the same title; NULL
+    # for a title made up from the lead (needs review) until an editor gives it one. The
+    # index is on the key's CRC-32 (rows.title_hash), a small integer: an index of the text
+    # itself made a 100,000-article import's storing a third slower. It holds only the
+    # articles still without a URL, the ones an entry can link. bot_title_key and
+    # bot_title_hash are registered on every connection (bot.store._connect).
+    """
+    ALTER TABLE articles ADD COLUMN title_key TEXT;
+    ALTER TABLE articles ADD COLUMN title_hash INTEGER;
+    UPDATE articles SET title_key = nullif(bot_title_key(title), '')
+        WHERE needs_review IS NULL;
+    UPDATE articles SET title_hash = bot_title_hash(title_key) WHERE title_key IS NOT NULL;
+    CREATE INDEX articles_unlinked_by_title ON articles (title_hash) WHERE url IS NULL;
+    """,
+    # 7: a third notice, `review`: bot run told the admins a week waits for its articles to
+    # be reviewed (SQLite cannot widen a CHECK: the table is made anew); and since when a
+    # lease is held, so that `bot send` can say who sends, and since when
+    """
+    CREATE TABLE notices_new (
+        week        TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('empty', 'stale', 'review')),
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (week, kind)
+    );
+    INSERT INTO notices_new (week, kind, created_at) SELECT week, kind, created_at FROM notices;
+    DROP TABLE notices;
+    ALTER TABLE notices_new RENAME TO notices;
+    ALTER TABLE leases ADD COLUMN since TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
